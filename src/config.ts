@@ -1,0 +1,212 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/**
+ * Env → validated, frozen `Config`. Every limit is here with its default; `loadConfig` is the
+ * only place that reads the environment, and a bad value fails with a message that names the
+ * variable.
+ */
+
+export interface App {
+  readonly id: string;
+  readonly key: string;
+  readonly secret: string;
+  readonly name: string;
+  readonly enabled: boolean;
+}
+
+export interface Limits {
+  /** Longest channel name. */
+  readonly maxChannelNameLength: number;
+  readonly maxEventNameLength: number;
+  /** Bytes of the JSON-serialized `data` of one message. */
+  readonly maxPayloadBytes: number;
+  readonly maxChannelsPerPublish: number;
+  readonly maxBatchSize: number;
+  readonly maxHeaders: number;
+  readonly maxSubscriptionsPerConnection: number;
+  readonly maxConnectionsPerApp: number;
+  readonly maxSelectorLength: number;
+  /** Messages queued for one subscription before it is dropped as a slow consumer. */
+  readonly subscriberQueueLength: number;
+  /** Longest caller-supplied message id. */
+  readonly maxMessageIdLength: number;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string | undefined;
+  /** Key prefix of everything Herald stores in Redis. */
+  readonly redisPrefix: string;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly production: boolean;
+  readonly apps: readonly App[];
+  /** True when no app was configured and a development app was made up. */
+  readonly developmentApp: boolean;
+  readonly limits: Limits;
+  /** How long a published message's status (`messageStatus`) is kept. */
+  readonly messageStatusTtlSeconds: number;
+  /** Redis engine: how often an instance says it is alive, and when it counts as dead. */
+  readonly instanceHeartbeatMs: number;
+  readonly instanceTtlMs: number;
+  /** Time SIGTERM gives open connections before the process exits anyway. */
+  readonly shutdownTimeoutMs: number;
+  /** graphql-ws: time a client has to send `connection_init`. */
+  readonly connectionInitTimeoutMs: number;
+}
+
+const appSchema = z.object({
+  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "app id: letters, digits, _ and - only"),
+  key: z.string().min(8).max(128),
+  secret: z.string().min(16).max(256),
+  name: z.string().max(200).optional(),
+  enabled: z.boolean().optional(),
+});
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Each env variable, its parser and its default. The README's config table mirrors this. */
+const envSchema = z.object({
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((s) => /^rediss?:/.test(s), "must start with redis:// or rediss://")
+    .optional(),
+  HERALD_REDIS_PREFIX: z.string().min(1).max(64).default("herald:"),
+  HERALD_APPS: z.string().optional(),
+  HERALD_APPS_FILE: z.string().optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NODE_ENV: z.string().optional(),
+  HERALD_MAX_CHANNEL_NAME_LENGTH: int(1, 10_000).default(200),
+  HERALD_MAX_EVENT_NAME_LENGTH: int(1, 10_000).default(200),
+  HERALD_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(64 * 1024),
+  HERALD_MAX_CHANNELS_PER_PUBLISH: int(1, 10_000).default(100),
+  HERALD_MAX_BATCH_SIZE: int(1, 1_000).default(10),
+  HERALD_MAX_HEADERS: int(0, 1_000).default(32),
+  HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 100_000).default(100),
+  HERALD_MAX_CONNECTIONS_PER_APP: int(1, 10_000_000).default(100_000),
+  HERALD_MAX_SELECTOR_LENGTH: int(1, 100_000).default(1024),
+  HERALD_SUBSCRIBER_QUEUE_LENGTH: int(1, 1_000_000).default(1_000),
+  HERALD_MAX_MESSAGE_ID_LENGTH: int(1, 1_000).default(128),
+  HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  HERALD_INSTANCE_HEARTBEAT_MS: int(100, 600_000).default(5_000),
+  HERALD_INSTANCE_TTL_MS: int(300, 3_600_000).default(15_000),
+  HERALD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  HERALD_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+});
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  // An empty variable means "not set", as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join(".")}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === "production";
+  let apps = parseApps(e.HERALD_APPS, e.HERALD_APPS_FILE);
+  const developmentApp = apps.length === 0;
+  if (developmentApp) {
+    if (production) {
+      throw new ConfigError("HERALD_APPS: no apps configured; NODE_ENV=production refuses the development app");
+    }
+    apps = [DEVELOPMENT_APP];
+  }
+  if (e.HERALD_INSTANCE_TTL_MS <= e.HERALD_INSTANCE_HEARTBEAT_MS) {
+    throw new ConfigError("HERALD_INSTANCE_TTL_MS: must be greater than HERALD_INSTANCE_HEARTBEAT_MS");
+  }
+  return deepFreeze({
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.HERALD_REDIS_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    production,
+    apps,
+    developmentApp,
+    limits: {
+      maxChannelNameLength: e.HERALD_MAX_CHANNEL_NAME_LENGTH,
+      maxEventNameLength: e.HERALD_MAX_EVENT_NAME_LENGTH,
+      maxPayloadBytes: e.HERALD_MAX_PAYLOAD_BYTES,
+      maxChannelsPerPublish: e.HERALD_MAX_CHANNELS_PER_PUBLISH,
+      maxBatchSize: e.HERALD_MAX_BATCH_SIZE,
+      maxHeaders: e.HERALD_MAX_HEADERS,
+      maxSubscriptionsPerConnection: e.HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerApp: e.HERALD_MAX_CONNECTIONS_PER_APP,
+      maxSelectorLength: e.HERALD_MAX_SELECTOR_LENGTH,
+      subscriberQueueLength: e.HERALD_SUBSCRIBER_QUEUE_LENGTH,
+      maxMessageIdLength: e.HERALD_MAX_MESSAGE_ID_LENGTH,
+    },
+    messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
+    instanceHeartbeatMs: e.HERALD_INSTANCE_HEARTBEAT_MS,
+    instanceTtlMs: e.HERALD_INSTANCE_TTL_MS,
+    shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS,
+    connectionInitTimeoutMs: e.HERALD_CONNECTION_INIT_TIMEOUT_MS,
+  });
+}
+
+function parseApps(json: string | undefined, file: string | undefined): App[] {
+  if (json !== undefined && file !== undefined) {
+    throw new ConfigError("HERALD_APPS: set either HERALD_APPS or HERALD_APPS_FILE, not both");
+  }
+  const variable = json !== undefined ? "HERALD_APPS" : "HERALD_APPS_FILE";
+  let text = json;
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new ConfigError(`HERALD_APPS_FILE: cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  if (text === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${variable}: not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = z.array(appSchema).safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${variable}: [${issue.path.join(".")}] ${issue.message}`);
+  }
+  const apps = parsed.data.map((a) => ({ id: a.id, key: a.key, secret: a.secret, name: a.name ?? a.id, enabled: a.enabled ?? true }));
+  for (const field of ["id", "key", "secret"] as const) {
+    const seen = new Set<string>();
+    for (const app of apps) {
+      if (seen.has(app[field])) throw new ConfigError(`${variable}: two apps share the same ${field}`);
+      seen.add(app[field]);
+    }
+  }
+  return apps;
+}
+
+/**
+ * Fixed, well-known credentials so the README's examples work as written on a fresh machine.
+ * Never used in production: `loadConfig` refuses to start there without configured apps.
+ */
+export const DEVELOPMENT_APP: App = Object.freeze({
+  id: "dev",
+  key: "herald-dev-key",
+  secret: "herald-dev-secret-not-for-production",
+  name: "Development app",
+  enabled: true,
+});
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

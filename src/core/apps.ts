@@ -1,0 +1,42 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { App } from "../config.ts";
+import { ErrorCode, HeraldError } from "../errors.ts";
+
+/** Looks apps up by id, key and secret; secrets are compared in constant time. */
+export interface AppRegistry {
+  readonly all: readonly App[];
+  byId(id: string): App | undefined;
+  byKey(key: string): App | undefined;
+  /** The app whose secret this is (a backend's `Authorization: Bearer <secret>`). */
+  bySecret(secret: string): App | undefined;
+  /** True when `secret` is `app`'s secret, compared in constant time. */
+  secretMatches(app: App, secret: string): boolean;
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+export function createAppRegistry(apps: readonly App[]): AppRegistry {
+  const byId = new Map(apps.map((a) => [a.id, a]));
+  const byKey = new Map(apps.map((a) => [a.key, a]));
+  // Compare fixed-length digests so neither the secret's length nor its content leaks in timing.
+  const secretDigests = apps.map((app) => ({ app, digest: digest(app.secret) }));
+  const secretMatches = (app: App, secret: string) => timingSafeEqual(digest(app.secret), digest(secret));
+  return {
+    all: apps,
+    byId: (id) => byId.get(id),
+    byKey: (key) => byKey.get(key),
+    bySecret(secret) {
+      const given = digest(secret);
+      let found: App | undefined;
+      for (const entry of secretDigests) if (timingSafeEqual(entry.digest, given)) found = entry.app;
+      return found;
+    },
+    secretMatches,
+  };
+}
+
+/** Rejects a disabled app the same way on every surface. */
+export function assertEnabled(app: App): App {
+  if (!app.enabled) throw new HeraldError(ErrorCode.Forbidden, `App ${app.id} is disabled`);
+  return app;
+}

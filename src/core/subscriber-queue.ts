@@ -1,0 +1,106 @@
+import { ErrorCode, HeraldError } from "../errors.ts";
+
+/**
+ * A bounded push queue exposed as an async iterator: what a GraphQL subscription iterates.
+ *
+ * - `push` never blocks; past `limit` queued items the queue fails with `SLOW_CONSUMER`
+ *   (the consumer sees that error once, then the end), so memory never grows without bound.
+ * - `return()` (a client completing, a socket closing) and every end call `onClose` exactly
+ *   once, which is where the engine subscription is released.
+ * A failure is delivered as a value (`HeraldError`) rather than a rejection so the GraphQL layer
+ * can turn it into an ordinary error payload before the stream completes.
+ */
+export interface SubscriberQueue<T> extends AsyncIterableIterator<T | HeraldError> {
+  push(item: T): void;
+  /** Delivers `error` after what is already queued, then ends. */
+  fail(error: HeraldError): void;
+  /** Ends after what is already queued. */
+  end(): void;
+  /** True once the queue takes no more items. */
+  readonly closed: boolean;
+  return(): Promise<IteratorResult<T | HeraldError>>;
+  throw(error?: unknown): Promise<IteratorResult<T | HeraldError>>;
+}
+
+export function createSubscriberQueue<T>(options: { limit: number; onClose: () => void }): SubscriberQueue<T> {
+  const { limit, onClose } = options;
+  const items: (T | HeraldError)[] = [];
+  let waiting: ((result: IteratorResult<T | HeraldError>) => void) | undefined;
+  let ending = false;
+  let closed = false;
+
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    onClose();
+  };
+  const settle = () => {
+    if (!waiting) return;
+    const resolve = waiting;
+    if (items.length > 0) {
+      waiting = undefined;
+      resolve({ value: items.shift()!, done: false });
+    } else if (ending) {
+      waiting = undefined;
+      close();
+      resolve({ value: undefined, done: true });
+    }
+  };
+
+  const queue: SubscriberQueue<T> = {
+    get closed() {
+      return closed || ending;
+    },
+    push(item) {
+      if (ending || closed) return;
+      if (items.length >= limit) {
+        queue.fail(
+          new HeraldError(ErrorCode.SlowConsumer, `Subscriber fell more than ${limit} messages behind and was dropped`, {
+            limit,
+          }),
+        );
+        return;
+      }
+      items.push(item);
+      settle();
+    },
+    fail(error) {
+      if (ending || closed) return;
+      items.push(error);
+      ending = true;
+      // Release the engine subscription now: nothing more will be queued.
+      close();
+      settle();
+    },
+    end() {
+      if (ending || closed) return;
+      ending = true;
+      settle();
+    },
+    next() {
+      if (items.length > 0) return Promise.resolve({ value: items.shift()!, done: false });
+      if (ending || closed) {
+        close();
+        return Promise.resolve({ value: undefined, done: true });
+      }
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+    return() {
+      items.length = 0;
+      ending = true;
+      close();
+      settle();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(error?: unknown) {
+      queue.return();
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return queue;
+    },
+  };
+  return queue;
+}

@@ -1,0 +1,29 @@
+import type { Config } from "../config.ts";
+import { createMemoryEngine } from "./memory.ts";
+import { createRedisEngine } from "./redis.ts";
+import type { Engine } from "./types.ts";
+
+export type { Engine } from "./types.ts";
+
+export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs">;
+
+/** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
+export async function createEngine(config: EngineConfig, onError: (error: Error) => void): Promise<Engine> {
+  const kind = config.redisUrl === undefined ? "memory" : "redis";
+  switch (kind) {
+    case "memory":
+      return createMemoryEngine();
+    case "redis":
+      return createRedisEngine({
+        url: config.redisUrl!,
+        prefix: config.redisPrefix,
+        heartbeatMs: config.instanceHeartbeatMs,
+        instanceTtlMs: config.instanceTtlMs,
+        onError,
+      });
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown engine ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import type {
+  ChannelCounts,
+  ChannelMessage,
+  Engine,
+  EngineSubscription,
+  MessageListener,
+  MessageStatusRecord,
+} from "./types.ts";
+
+/**
+ * The embedded engine: everything in this process's memory. Delivery is synchronous inside
+ * `publish`, which gives ordering and no-loss-after-subscribe for free.
+ */
+export function createMemoryEngine(options: { now?: () => number } = {}): Engine {
+  const { now = Date.now } = options;
+  /** `${appId}\0${channel}` → listeners; a key exists only while it has listeners. */
+  const channels = new Map<string, Set<MessageListener>>();
+  const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
+  const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
+
+  return {
+    kind: "memory",
+
+    async publish(appId, messages) {
+      for (const message of messages) {
+        const listeners = channels.get(keyOf(appId, message.channel));
+        if (!listeners) continue;
+        // Copy: a listener may unsubscribe (or subscribe another) while we iterate.
+        for (const listener of [...listeners]) listener(message);
+      }
+    },
+
+    async subscribe(appId, channel, listener) {
+      const key = keyOf(appId, channel);
+      let listeners = channels.get(key);
+      if (!listeners) channels.set(key, (listeners = new Set()));
+      // Wrap so the same function can subscribe twice and count twice.
+      const entry: MessageListener = (message: ChannelMessage) => listener(message);
+      listeners.add(entry);
+      const subscription: EngineSubscription = {
+        async close() {
+          const current = channels.get(key);
+          if (!current?.delete(entry)) return;
+          if (current.size === 0) channels.delete(key);
+        },
+      };
+      return subscription;
+    },
+
+    async channelCounts(appId, channel) {
+      return { name: channel, subscriptionCount: channels.get(keyOf(appId, channel))?.size ?? 0 };
+    },
+
+    async occupiedChannels(appId, prefix, first) {
+      const result: ChannelCounts[] = [];
+      const appPrefix = keyOf(appId, prefix);
+      for (const [key, listeners] of channels) {
+        if (key.startsWith(appPrefix)) result.push({ name: key.slice(appId.length + 1), subscriptionCount: listeners.size });
+      }
+      return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, first);
+    },
+
+    async putMessageStatus(appId, record, ttlSeconds) {
+      statuses.set(keyOf(appId, record.id), { record, expiresAt: now() + ttlSeconds * 1000 });
+    },
+
+    async getMessageStatus(appId, id) {
+      const key = keyOf(appId, id);
+      const entry = statuses.get(key);
+      if (!entry) return undefined;
+      if (entry.expiresAt <= now()) {
+        statuses.delete(key);
+        return undefined;
+      }
+      return entry.record;
+    },
+
+    async ping() {},
+
+    async close() {
+      channels.clear();
+      statuses.clear();
+    },
+  };
+}

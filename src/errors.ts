@@ -1,0 +1,82 @@
+/**
+ * The one error type of Herald. Every rule in `core/` that rejects something throws a
+ * `HeraldError` with a code from the closed `ErrorCode` enum; each surface (GraphQL, WebSocket
+ * close codes, every REST vendor) maps the code to its own shape in one function whose default
+ * branch logs, so a new code cannot slip through unmapped.
+ */
+export enum ErrorCode {
+  /** No credentials, unknown app key, or a wrong secret. */
+  Unauthenticated = "UNAUTHENTICATED",
+  /** Credentials are valid but do not allow this (e.g. a subscriber key used to publish). */
+  Forbidden = "FORBIDDEN",
+  /** The input is malformed in a way no more specific code describes. */
+  BadRequest = "BAD_REQUEST",
+  InvalidChannelName = "INVALID_CHANNEL_NAME",
+  InvalidEventName = "INVALID_EVENT_NAME",
+  TooManyChannels = "TOO_MANY_CHANNELS",
+  BatchTooLarge = "BATCH_TOO_LARGE",
+  PayloadTooLarge = "PAYLOAD_TOO_LARGE",
+  InvalidHeaders = "INVALID_HEADERS",
+  InvalidSocketId = "INVALID_SOCKET_ID",
+  InvalidMessageId = "INVALID_MESSAGE_ID",
+  InvalidSelector = "INVALID_SELECTOR",
+  TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS",
+  TooManyConnections = "TOO_MANY_CONNECTIONS",
+  /** A subscriber did not keep up and its bounded queue overflowed. */
+  SlowConsumer = "SLOW_CONSUMER",
+  NotFound = "NOT_FOUND",
+  /** The engine (Redis) cannot be reached. */
+  EngineUnavailable = "ENGINE_UNAVAILABLE",
+  /** The server is shutting down and takes no new work. */
+  ShuttingDown = "SHUTTING_DOWN",
+  Internal = "INTERNAL_SERVER_ERROR",
+}
+
+/** HTTP status each code maps to on HTTP surfaces (GraphQL over HTTP and REST routes). */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.Unauthenticated:
+      return 401;
+    case ErrorCode.Forbidden:
+      return 403;
+    case ErrorCode.BadRequest:
+    case ErrorCode.InvalidChannelName:
+    case ErrorCode.InvalidEventName:
+    case ErrorCode.TooManyChannels:
+    case ErrorCode.BatchTooLarge:
+    case ErrorCode.InvalidHeaders:
+    case ErrorCode.InvalidSocketId:
+    case ErrorCode.InvalidMessageId:
+    case ErrorCode.InvalidSelector:
+      return 400;
+    case ErrorCode.PayloadTooLarge:
+      return 413;
+    case ErrorCode.NotFound:
+      return 404;
+    case ErrorCode.TooManySubscriptions:
+    case ErrorCode.TooManyConnections:
+    case ErrorCode.SlowConsumer:
+      return 429;
+    case ErrorCode.EngineUnavailable:
+    case ErrorCode.ShuttingDown:
+      return 503;
+    case ErrorCode.Internal:
+      return 500;
+  }
+}
+
+export class HeraldError extends Error {
+  override readonly name = "HeraldError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra facts a client can act on, e.g. `{ limit: 100 }`; exposed in error extensions. */
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function isHeraldError(error: unknown): error is HeraldError {
+  return error instanceof HeraldError;
+}

@@ -1,0 +1,63 @@
+import type { PublishResult } from "../core/types.ts";
+import { builder } from "./builder.ts";
+
+const ChannelInfoField = builder.enumType("ChannelInfoField", {
+  description: "Counts a publish may return per channel.",
+  values: { SUBSCRIPTION_COUNT: { value: "subscriptionCount" }, USER_COUNT: { value: "userCount" } } as const,
+});
+
+export const PublishInputRef = builder.inputType("PublishInput", {
+  description: "One event to publish to 1..100 channels.",
+  fields: (t) => ({
+    channels: t.stringList({ required: true }),
+    event: t.string({ defaultValue: "message", description: "Event name (default `message`)." }),
+    data: t.field({ type: "JSON", description: "Any JSON value; a string stays a string." }),
+    headers: t.field({ type: "JSON", description: "String → string map; subscribers' selectors filter on it." }),
+    id: t.id({ description: "Message id; generated when absent." }),
+    publisherId: t.string(),
+    excludeSocketId: t.string({ description: "A connection's socketId that must not receive this event." }),
+    info: t.field({ type: [ChannelInfoField], description: "Counts to return per channel." }),
+  }),
+});
+
+const ChannelPublishInfo = builder
+  .objectRef<PublishResult["channels"][number]>("ChannelPublishInfo")
+  .implement({
+    fields: (t) => ({
+      name: t.string({ resolve: (c) => c.name! }),
+      subscriptionCount: t.exposeInt("subscriptionCount", { nullable: true }),
+      userCount: t.exposeInt("userCount", { nullable: true }),
+    }),
+  });
+
+const PublishResultRef = builder.objectRef<PublishResult>("PublishResult").implement({
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    publishedAt: t.expose("publishedAt", { type: "DateTime" }),
+    channels: t.expose("channels", {
+      type: [ChannelPublishInfo],
+      description: "Per-channel counts when `info` asked for them; empty otherwise.",
+    }),
+  }),
+});
+
+const BatchResultRef = builder.objectRef<{ results: PublishResult[] }>("BatchResult").implement({
+  fields: (t) => ({ results: t.expose("results", { type: [PublishResultRef], description: "One per event, in order." }) }),
+});
+
+const toCore = (input: typeof PublishInputRef.$inferInput) => ({ ...input, id: input.id == null ? input.id : String(input.id) });
+
+builder.mutationFields((t) => ({
+  publish: t.field({
+    type: PublishResultRef,
+    description: "Publish one event to 1..100 channels (needs the app secret).",
+    args: { input: t.arg({ type: PublishInputRef, required: true }) },
+    resolve: (_root, { input }, { herald, caller }) => herald.publish(caller, toCore(input)),
+  }),
+  triggerBatch: t.field({
+    type: BatchResultRef,
+    description: "Publish 1..10 events; if any is invalid, none is published (needs the app secret).",
+    args: { events: t.arg({ type: [PublishInputRef], required: true }) },
+    resolve: async (_root, { events }, { herald, caller }) => ({ results: await herald.triggerBatch(caller, events.map(toCore)) }),
+  }),
+}));

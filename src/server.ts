@@ -1,0 +1,117 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import { createHeraldCore, type HeraldCore } from "./core/herald.ts";
+import { createEngine } from "./engine/index.ts";
+import type { Engine } from "./engine/types.ts";
+import { createLogger } from "./logger.ts";
+import { schema } from "./schema/index.ts";
+import { useGraphqlWs } from "./transport/ws.ts";
+import { createHeraldYoga } from "./transport/yoga.ts";
+
+export interface HeraldDeps {
+  logger?: Logger;
+  /** An engine to use instead of the one `config` selects (tests share one). */
+  engine?: Engine;
+}
+
+export interface Herald {
+  readonly core: HeraldCore;
+  readonly engine: Engine;
+  readonly server: Server;
+  /** Starts listening; resolves with the bound address (`port: 0` picks a free one). */
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /**
+   * Drains: stops accepting, completes every subscription, closes WebSockets with 1001,
+   * waits up to `shutdownTimeoutMs` for HTTP requests in flight, then closes the engine.
+   */
+  close(): Promise<void>;
+}
+
+/** The composition root: config in, a ready-to-listen server out. */
+export async function createHerald(config: Config, deps: HeraldDeps = {}): Promise<Herald> {
+  const logger = deps.logger ?? createLogger(config);
+  const engine = deps.engine ?? (await createEngine(config, (error) => logger.error({ err: error }, "engine error")));
+  const core = createHeraldCore({ config, engine });
+  const yoga = createHeraldYoga({
+    schema,
+    herald: core,
+    logger,
+    graphiqlHeaders: config.developmentApp ? { "X-Herald-Key": config.apps[0]!.key } : undefined,
+  });
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void> = {
+    "/healthz": (_req, res) => sendJson(res, 200, { status: "ok" }),
+    "/readyz": async (_req, res) => {
+      if (closing) return sendJson(res, 503, { status: "shutting down" });
+      try {
+        await withTimeout(engine.ping(), 2_000);
+        sendJson(res, 200, { status: "ready", engine: engine.kind });
+      } catch {
+        sendJson(res, 503, { status: "engine unreachable", engine: engine.kind });
+      }
+    },
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0]!;
+    const route = routes[path];
+    if (route) {
+      Promise.resolve(route(req, res)).catch((error) => {
+        logger.error({ err: error }, "route failed");
+        if (!res.headersSent) sendJson(res, 500, { error: "Internal server error" });
+      });
+      return;
+    }
+    void yoga(req, res);
+  });
+  const ws = useGraphqlWs({ server, yoga, herald: core, logger, connectionInitTimeoutMs: config.connectionInitTimeoutMs });
+
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  return {
+    core,
+    engine,
+    server,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host;
+          resolve({ port: address.port, url: `http://${shownHost}:${address.port}` });
+        });
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        core.close();
+        await ws.close();
+        server.closeIdleConnections();
+        const drained = await Promise.race([stopped.then(() => true), delay(config.shutdownTimeoutMs).then(() => false)]);
+        if (!drained) {
+          logger.warn("shutdown timeout: closing remaining HTTP connections");
+          server.closeAllConnections();
+          await stopped;
+        }
+        if (!deps.engine) await engine.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, delay(ms).then(() => Promise.reject(new Error("timeout")))]);
+}

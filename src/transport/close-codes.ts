@@ -1,0 +1,16 @@
+import { CloseCode as GraphQLWsCloseCode } from "graphql-ws";
+
+/**
+ * WebSocket close codes Herald sends, beside graphql-ws's own (4400 bad request,
+ * 4401 unauthorized, 4408 init timeout, 4409 duplicate subscriber, 4500 internal error).
+ */
+export enum HeraldCloseCode {
+  /** Server shutting down (SIGTERM): reconnect, another instance will take you. */
+  GoingAway = 1001,
+  /** Unknown app key, disabled app, or missing key in `connectionParams`. */
+  Forbidden = GraphQLWsCloseCode.Forbidden,
+  /** The app reached `HERALD_MAX_CONNECTIONS_PER_APP` on this instance. */
+  TooManyConnections = 4029,
+  /** The client did not answer pings; the connection was presumed dead. */
+  PingTimeout = 4030,
+}

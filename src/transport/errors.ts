@@ -1,0 +1,26 @@
+import { GraphQLError } from "graphql";
+import type { Logger } from "pino";
+import { ErrorCode, HeraldError, httpStatusOf } from "../errors.ts";
+
+/**
+ * The GraphQL surface's error mapper: a `HeraldError` becomes a GraphQL error with
+ * `extensions.code` (and its details, and the HTTP status Yoga uses); a GraphQL error Yoga or
+ * graphql-js made (syntax, validation, variables) passes as it is; anything else is logged and
+ * masked as INTERNAL_SERVER_ERROR.
+ */
+export function maskGraphQLError(logger: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    const at = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
+    if (original instanceof HeraldError) {
+      if (original.code === ErrorCode.Internal) logger.error({ err: original }, "internal error");
+      return new GraphQLError(original.message, {
+        ...at,
+        extensions: { ...original.details, code: original.code, http: { status: httpStatusOf(original.code) } },
+      });
+    }
+    if (original instanceof GraphQLError) return original;
+    logger.error({ err: original }, "unexpected error in a resolver");
+    return new GraphQLError("Unexpected error.", { ...at, extensions: { code: ErrorCode.Internal } });
+  };
+}
