@@ -1,0 +1,177 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMemoryEngine } from "../src/engine/memory.ts";
+import { createRedisEngine } from "../src/engine/redis.ts";
+import type { ChannelMessage, Engine } from "../src/engine/types.ts";
+import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+
+/**
+ * The engine contract (src/engine/types.ts), run against every engine. A second engine on the
+ * same backing store stands for a second Herald instance (for memory: the same engine).
+ */
+interface EngineFactory {
+  name: string;
+  skip: boolean;
+  /** Two handles on one backing store (one "service"). */
+  create(): Promise<[Engine, Engine]>;
+  cleanup(): Promise<void>;
+}
+
+const prefix = uniquePrefix("engine-contract");
+const factories: EngineFactory[] = [
+  {
+    name: "memory",
+    skip: false,
+    async create() {
+      const engine = createMemoryEngine();
+      return [engine, engine];
+    },
+    async cleanup() {},
+  },
+  {
+    name: "redis",
+    skip: !redisUrl,
+    async create() {
+      const options = { url: redisUrl!, prefix, heartbeatMs: 200, instanceTtlMs: 1_000 };
+      return [await createRedisEngine(options), await createRedisEngine(options)];
+    },
+    cleanup: () => deleteKeys(redisUrl!, prefix),
+  },
+];
+
+let counter = 0;
+function message(channel: string, n: number, extra: Partial<ChannelMessage> = {}): ChannelMessage {
+  return { id: `m${++counter}`, channel, event: "e", data: { n }, headers: {}, publishedAt: new Date().toISOString(), ...extra };
+}
+
+function collector() {
+  const received: ChannelMessage[] = [];
+  const waiters: (() => void)[] = [];
+  return {
+    received,
+    listener: (m: ChannelMessage) => {
+      received.push(m);
+      waiters.forEach((w) => w());
+    },
+    until(count: number, ms = 3_000) {
+      return new Promise<ChannelMessage[]>((resolve, reject) => {
+        if (received.length >= count) return resolve(received);
+        const timer = setTimeout(() => reject(new Error(`got ${received.length}/${count}`)), ms);
+        waiters.push(() => {
+          if (received.length >= count) {
+            clearTimeout(timer);
+            resolve(received);
+          }
+        });
+      });
+    },
+  };
+}
+
+const settle = (engine: Engine) => new Promise((r) => setTimeout(r, engine.kind === "redis" ? 100 : 0));
+
+describe.each(factories)("engine contract: $name", (factory) => {
+  let a: Engine;
+  let b: Engine;
+  beforeEach(async (ctx) => {
+    if (factory.skip) ctx.skip();
+    [a, b] = await factory.create();
+  });
+  afterEach(async () => {
+    await a?.close();
+    if (b !== a) await b?.close();
+  });
+  afterAll(() => (factory.skip ? undefined : factory.cleanup()));
+
+  it("delivers in publish order, without loss, to subscribers on every instance", async () => {
+    const onA = collector();
+    const onB = collector();
+    await a.subscribe("app", "orders", onA.listener);
+    await b.subscribe("app", "orders", onB.listener);
+    const batch = Array.from({ length: 50 }, (_, i) => message("orders", i));
+    await b.publish("app", batch.slice(0, 25));
+    for (const m of batch.slice(25)) await b.publish("app", [m]);
+    for (const c of [onA, onB]) {
+      const got = await c.until(50);
+      expect(got.map((m) => (m.data as { n: number }).n)).toEqual(batch.map((_, i) => i));
+    }
+    await settle(a);
+    expect(onA.received).toHaveLength(50); // exactly once
+  });
+
+  it("loses nothing published right after subscribe resolves", async () => {
+    for (let round = 0; round < 10; round++) {
+      const c = collector();
+      const channel = `race-${round}`;
+      await a.subscribe("app", channel, c.listener);
+      await b.publish("app", [message(channel, round)]);
+      await c.until(1);
+    }
+  });
+
+  it("keeps data as given: strings stay strings, headers and fields survive", async () => {
+    const c = collector();
+    await a.subscribe("app", "shape", c.listener);
+    const sent = message("shape", 0, { data: '{"not":"parsed"}', headers: { city: "Tokyo" }, publisherId: "p1", excludeSocketId: "1.2" });
+    await b.publish("app", [sent]);
+    const [got] = await c.until(1);
+    expect(got).toEqual(sent);
+  });
+
+  it("stops delivering after close(), which is idempotent", async () => {
+    const kept = collector();
+    const dropped = collector();
+    await a.subscribe("app", "news", kept.listener);
+    const subscription = await a.subscribe("app", "news", dropped.listener);
+    await subscription.close();
+    await subscription.close();
+    await b.publish("app", [message("news", 1)]);
+    await kept.until(1);
+    await settle(a);
+    expect(dropped.received).toHaveLength(0);
+    expect((await b.channelCounts("app", "news")).subscriptionCount).toBe(1);
+  });
+
+  it("isolates apps: same channel name, different app, nothing crosses", async () => {
+    const one = collector();
+    const two = collector();
+    await a.subscribe("one", "shared", one.listener);
+    await a.subscribe("two", "shared", two.listener);
+    await b.publish("one", [message("shared", 1)]);
+    await one.until(1);
+    await settle(a);
+    expect(two.received).toHaveLength(0);
+    expect((await b.channelCounts("two", "shared")).subscriptionCount).toBe(1);
+    expect((await b.occupiedChannels("three", "", 100))).toEqual([]);
+    await b.putMessageStatus("one", { id: "x", status: "PUBLISHED", channels: ["shared"], runs: 1 }, 60);
+    expect(await b.getMessageStatus("two", "x")).toBeUndefined();
+    expect((await a.getMessageStatus("one", "x"))?.status).toBe("PUBLISHED");
+  });
+
+  it("counts subscriptions across instances and lists occupied channels by prefix", async () => {
+    const s1 = await a.subscribe("app", "room-1", () => {});
+    await b.subscribe("app", "room-1", () => {});
+    await b.subscribe("app", "room-2", () => {});
+    await a.subscribe("app", "other", () => {});
+    expect((await a.channelCounts("app", "room-1")).subscriptionCount).toBe(2);
+    expect(await b.occupiedChannels("app", "room-", 100)).toEqual([
+      { name: "room-1", subscriptionCount: 2 },
+      { name: "room-2", subscriptionCount: 1 },
+    ]);
+    expect(await b.occupiedChannels("app", "room-", 1)).toHaveLength(1);
+    await s1.close();
+    expect((await b.channelCounts("app", "room-1")).subscriptionCount).toBe(1);
+    expect((await b.channelCounts("app", "empty")).subscriptionCount).toBe(0);
+  });
+
+  it("uncounts every subscription of an instance that closes", async () => {
+    if (a === b) return; // one memory engine is one instance
+    await a.subscribe("app", "leaving", () => {});
+    await b.subscribe("app", "leaving", () => {});
+    await a.close();
+    expect((await b.channelCounts("app", "leaving")).subscriptionCount).toBe(1);
+  });
+
+  it("answers ping", async () => {
+    await expect(a.ping()).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChannelDocument, ChannelsDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
+import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+
+const prefix = uniquePrefix("graphql-ws");
+const engines = [
+  { name: "memory", redis: undefined, skip: false },
+  { name: "redis", redis: redisUrl, skip: !redisUrl },
+];
+
+describe.each(engines)("graphql-ws end to end ($name engine)", ({ redis, skip }) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    if (skip) return;
+    server = await startHerald({ redisUrl: redis, prefix });
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (redis) await deleteKeys(redis, prefix);
+  });
+
+  it.skipIf(skip)("acks with a Pusher-shaped socketId and delivers published messages in order", async () => {
+    const ws = connectWs(server);
+    const ack = await ws.ack;
+    expect(ack.socketId).toMatch(/^\d+\.\d+$/);
+    const sub = subscribeChannel(ws, "news");
+    const first = await sub.subscribed;
+    expect(first).toMatchObject({ kind: "SUBSCRIBED", channel: "news", id: null });
+
+    for (let i = 0; i < 20; i++) {
+      const result = await gql(server, PublishDocument, {
+        input: { channels: ["news"], event: "headline", data: { i, text: `story ${i}` }, headers: { lang: "en" }, publisherId: "desk" },
+      });
+      expect(result.errors).toBeUndefined();
+    }
+    const got = await sub.messages(20);
+    expect(got.map((e) => (e.data as { i: number }).i)).toEqual([...Array(20).keys()]);
+    expect(got[0]).toMatchObject({ kind: "MESSAGE", channel: "news", event: "headline", headers: { lang: "en" }, publisherId: "desk" });
+    expect(Date.parse(got[0]!.publishedAt!)).not.toBeNaN();
+    await ws.dispose();
+  });
+
+  it.skipIf(skip)("keeps a string payload a string", async () => {
+    const ws = connectWs(server);
+    const sub = subscribeChannel(ws, "raw");
+    await sub.subscribed;
+    await gql(server, PublishDocument, { input: { channels: ["raw"], data: '{"a":1}' } });
+    const [event] = await sub.messages(1);
+    expect(event!.data).toBe('{"a":1}');
+    expect(event!.event).toBe("message");
+    await ws.dispose();
+  });
+
+  it.skipIf(skip)("publishes to several channels, skips excludeSocketId, returns counts with info", async () => {
+    const sender = connectWs(server);
+    const other = connectWs(server);
+    const senderSocketId = String((await sender.ack).socketId);
+    const senderSub = subscribeChannel(sender, "chat-a");
+    const otherA = subscribeChannel(other, "chat-a");
+    const otherB = subscribeChannel(other, "chat-b");
+    await Promise.all([senderSub.subscribed, otherA.subscribed, otherB.subscribed]);
+
+    const result = await gql(server, PublishDocument, {
+      input: { channels: ["chat-a", "chat-b"], event: "said", data: "hi", excludeSocketId: senderSocketId, info: ["SUBSCRIPTION_COUNT"] },
+    });
+    expect(result.data?.publish.channels).toEqual([
+      { name: "chat-a", subscriptionCount: 2, userCount: null },
+      { name: "chat-b", subscriptionCount: 1, userCount: null },
+    ]);
+    await otherA.messages(1);
+    await otherB.messages(1);
+    // A marker published after: once it arrives, the excluded message would have too.
+    await gql(server, PublishDocument, { input: { channels: ["chat-a"], event: "marker" } });
+    await senderSub.messages(1);
+    expect(senderSub.events.map((e) => e.event)).toEqual(["marker"]);
+    await Promise.all([sender.dispose(), other.dispose()]);
+  });
+
+  it.skipIf(skip)("triggerBatch publishes every event in order with per-event results", async () => {
+    const ws = connectWs(server);
+    const sub = subscribeChannel(ws, "batch");
+    await sub.subscribed;
+    const result = await gql(server, TriggerBatchDocument, {
+      events: [
+        { channels: ["batch"], event: "one", info: ["SUBSCRIPTION_COUNT"] },
+        { channels: ["batch"], event: "two" },
+        { channels: ["batch", "elsewhere"], event: "three", id: "batch-three" },
+      ],
+    });
+    expect(result.errors).toBeUndefined();
+    const results = result.data!.triggerBatch.results;
+    expect(results).toHaveLength(3);
+    expect(results[0]!.channels).toEqual([{ name: "batch", subscriptionCount: 1 }]);
+    expect(results[1]!.channels).toEqual([]);
+    expect(results[2]!.id).toBe("batch-three");
+    expect((await sub.messages(3)).map((e) => e.event)).toEqual(["one", "two", "three"]);
+    await ws.dispose();
+  });
+
+  it.skipIf(skip)("answers channel, channels and messageStatus for the app's backend", async () => {
+    const ws = connectWs(server);
+    const subs = ["room-1", "room-1", "room-2"].map((name) => subscribeChannel(ws, name));
+    await Promise.all(subs.map((s) => s.subscribed));
+    const channel = await gql(server, ChannelDocument, { name: "room-1" });
+    expect(channel.data?.channel).toEqual({ name: "room-1", occupied: true, subscriptionCount: 2 });
+    const empty = await gql(server, ChannelDocument, { name: "nobody-here" });
+    expect(empty.data?.channel).toEqual({ name: "nobody-here", occupied: false, subscriptionCount: 0 });
+    const list = await gql(server, ChannelsDocument, { prefix: "room-" });
+    expect(list.data?.channels.map((c) => [c.name, c.subscriptionCount])).toEqual([["room-1", 2], ["room-2", 1]]);
+    // Another app sees none of them.
+    const otherApp = await gql(server, ChannelsDocument, { prefix: "room-" }, { bearer: APP_TWO.secret });
+    expect(otherApp.data?.channels).toEqual([]);
+
+    const published = await gql(server, PublishDocument, { input: { channels: ["room-1"], id: "status-check-1" } });
+    const status = await gql(server, MessageStatusDocument, { id: "status-check-1" });
+    expect(status.data?.messageStatus).toMatchObject({ id: "status-check-1", status: "PUBLISHED", channels: ["room-1"], runs: 1 });
+    expect(status.data?.messageStatus.publishedAt).toBe(published.data?.publish.publishedAt);
+    const unknown = await gql(server, MessageStatusDocument, { id: "never-published" });
+    expect(unknown.data?.messageStatus.status).toBe("UNKNOWN");
+    const wrongApp = await gql(server, MessageStatusDocument, { id: "status-check-1" }, { bearer: APP_TWO.secret });
+    expect(wrongApp.data?.messageStatus.status).toBe("UNKNOWN");
+
+    subs[0]!.unsubscribe();
+    await sleep(100);
+    const after = await gql(server, ChannelDocument, { name: "room-1" });
+    expect(after.data?.channel.subscriptionCount).toBe(1);
+    await ws.dispose();
+    await sleep(100);
+    const gone = await gql(server, ChannelsDocument, { prefix: "room-" });
+    expect(gone.data?.channels).toEqual([]);
+  });
+
+  it.skipIf(skip)("authenticates backends with Basic key:secret too", async () => {
+    const result = await gql(server, PublishDocument, { input: { channels: ["x"] } }, { basic: [APP_ONE.key, APP_ONE.secret] });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.publish.id).toBeTruthy();
+  });
+});
