@@ -54,6 +54,16 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** graphql-ws: time a client has to send `connection_init`. */
   readonly connectionInitTimeoutMs: number;
+  /** REST routes: largest request body read; larger ones get 413. */
+  readonly maxRequestBytes: number;
+  readonly pusher: PusherConfig;
+}
+
+export interface PusherConfig {
+  /** `data` limit of the Pusher routes (Pusher's own default is 10 KiB). */
+  readonly maxPayloadBytes: number;
+  /** How far `auth_timestamp` may be from server time, either way. */
+  readonly maxClockSkewSeconds: number;
 }
 
 const appSchema = z.object({
@@ -96,6 +106,9 @@ const envSchema = z.object({
   HERALD_INSTANCE_TTL_MS: int(300, 3_600_000).default(15_000),
   HERALD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   HERALD_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+  HERALD_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  HERALD_PUSHER_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(10 * 1024),
+  HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS: int(1, 86_400).default(600),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -152,6 +165,11 @@ export function loadConfig(env: Env = process.env): Config {
     instanceTtlMs: e.HERALD_INSTANCE_TTL_MS,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS,
     connectionInitTimeoutMs: e.HERALD_CONNECTION_INIT_TIMEOUT_MS,
+    maxRequestBytes: e.HERALD_MAX_REQUEST_BYTES,
+    pusher: {
+      maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
+      maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,
+    },
   });
 }
 

@@ -15,9 +15,6 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config);
-  const herald = await createHerald(config, { logger });
-  const { url } = await herald.listen();
-  logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);
   if (config.developmentApp) {
     const app = config.apps[0]!;
     logger.warn(
@@ -25,7 +22,9 @@ async function main() {
       "No HERALD_APPS configured: using the development app (never in production)",
     );
   }
-
+  const herald = await createHerald(config, { logger });
+  const { url } = await herald.listen();
+  logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

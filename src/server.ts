@@ -6,6 +6,8 @@ import { createHeraldCore, type HeraldCore } from "./core/herald.ts";
 import { createEngine } from "./engine/index.ts";
 import type { Engine } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
+import { usePusherApi } from "./rest/pusher/index.ts";
+import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
@@ -41,6 +43,16 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     graphiqlHeaders: config.developmentApp ? { "X-Herald-Key": config.apps[0]!.key } : undefined,
   });
 
+  // Each REST vendor contributes its routes; they call the same core as the resolvers.
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger })];
+  const rest = createRestRouter(restRoutes, {
+    maxBodyBytes: config.maxRequestBytes,
+    onError: (error, route) => {
+      logger.error({ err: error, route: route.path }, "REST route failed");
+      return { status: 500, body: { error: "Internal server error" } };
+    },
+  });
+
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void> = {
     "/healthz": (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
@@ -54,7 +66,10 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     },
   };
 
+  let inFlight = 0;
   const server = createServer((req, res) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
     const path = (req.url ?? "/").split("?", 1)[0]!;
     const route = routes[path];
     if (route) {
@@ -64,6 +79,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       });
       return;
     }
+    if (rest(req, res)) return;
     void yoga(req, res);
   });
   const ws = useGraphqlWs({ server, yoga, herald: core, logger, connectionInitTimeoutMs: config.connectionInitTimeoutMs });
@@ -89,15 +105,14 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       closed ??= (async () => {
         closing = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        core.close();
+        core.close(); // completes every subscription: SSE responses end
         await ws.close();
-        server.closeIdleConnections();
-        const drained = await Promise.race([stopped.then(() => true), delay(config.shutdownTimeoutMs).then(() => false)]);
-        if (!drained) {
-          logger.warn("shutdown timeout: closing remaining HTTP connections");
-          server.closeAllConnections();
-          await stopped;
-        }
+        // Wait for requests in flight, then drop the keep-alive connections left idle.
+        const deadline = Date.now() + config.shutdownTimeoutMs;
+        while (inFlight > 0 && Date.now() < deadline) await delay(20);
+        if (inFlight > 0) logger.warn({ inFlight }, "shutdown timeout: closing connections with requests in flight");
+        server.closeAllConnections();
+        await stopped;
         if (!deps.engine) await engine.close();
       })();
       return closed;

@@ -82,9 +82,13 @@ export function validateHeaders(headers: unknown, limits: Limits): Record<string
   return result;
 }
 
-/** Serialized size of what a message carries; `data` and `headers` count together. */
+/**
+ * Size of what a message carries: a string `data` by its UTF-8 bytes (so Pusher's "10 KiB of
+ * data" means exactly that), any other value by its JSON, plus each header's name and value.
+ */
 export function validatePayloadSize(data: unknown, headers: Record<string, string>, maxBytes: number): void {
-  const bytes = Buffer.byteLength(JSON.stringify(data ?? null)) + Buffer.byteLength(JSON.stringify(headers));
+  let bytes = typeof data === "string" ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data ?? null));
+  for (const [name, value] of Object.entries(headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
   if (bytes > maxBytes) {
     throw new HeraldError(ErrorCode.PayloadTooLarge, `Message is ${bytes} bytes, over the limit of ${maxBytes} bytes`, {
       limit: maxBytes,

@@ -37,7 +37,8 @@ export async function startHerald(options: { redisUrl?: string; prefix?: string;
   return { herald, url, graphqlUrl: `${url}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql`, close: () => herald.close() };
 }
 
-export type Auth = { bearer: string } | { basic: [string, string] } | { key: string } | undefined;
+/** How a test request authenticates; `null` sends no credentials. */
+export type Auth = { bearer: string } | { basic: [string, string] } | { key: string } | null;
 
 function authHeaders(auth: Auth): Record<string, string> {
   if (!auth) return {};

@@ -1,0 +1,150 @@
+/**
+ * Pusher Channels HTTP API, as a thin adapter over the core: check Pusher's signature, parse
+ * the request, call the same core function as the GraphQL twin, shape Pusher's response.
+ * A backend using a Pusher server SDK only changes its host and port.
+ * See https://pusher.com/docs/channels/library_auth_reference/rest-api/
+ */
+import type { Logger } from "pino";
+import type { Config } from "../../config.ts";
+import { assertEnabled } from "../../core/apps.ts";
+import type { HeraldCore } from "../../core/herald.ts";
+import type { Caller, ChannelInfo, PublishInput, PublishResult } from "../../core/types.ts";
+import { ErrorCode, HeraldError } from "../../errors.ts";
+import type { RestRequest, RestResponse, RestRoute } from "../router.ts";
+import { pusherErrorResponse } from "./errors.ts";
+import {
+  batchBody,
+  channelQuery,
+  channelsQuery,
+  coreInfoOf,
+  parseJsonBody,
+  parseQuery,
+  triggerBody,
+  type BatchEvent,
+  type InfoAttribute,
+  type TriggerBody,
+} from "./requests.ts";
+import { verifyPusherRequest } from "./signature.ts";
+
+export interface PusherApiDeps {
+  core: HeraldCore;
+  config: Pick<Config, "pusher">;
+  /** Where unexpected errors go; the request is answered `500 Internal server error`. */
+  logger: Pick<Logger, "error">;
+}
+
+type BackendCaller = Extract<Caller, { role: "backend" }>;
+type Handler = (request: RestRequest, caller: BackendCaller) => Promise<unknown>;
+
+/** Pusher's `GET /channels` returns every occupied channel; this bounds one answer. */
+const MAX_CHANNELS_LISTED = 1000;
+
+export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute[] {
+  const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes };
+
+  /** Pusher's signature, then the key's app must be the app in the path and enabled. */
+  function authenticate(request: RestRequest): BackendCaller {
+    const { key } = verifyPusherRequest(request, (k) => core.apps.byKey(k), {
+      maxClockSkewSeconds: config.pusher.maxClockSkewSeconds,
+    });
+    const app = core.apps.byKey(key);
+    if (!app) throw new HeraldError(ErrorCode.Unauthenticated, "Unknown auth_key");
+    if (app.id !== request.params.appId) {
+      throw new HeraldError(ErrorCode.Unauthenticated, `auth_key does not belong to app ${request.params.appId}: app id mismatch`);
+    }
+    return { role: "backend", app: assertEnabled(app) };
+  }
+
+  function route(method: RestRoute["method"], path: string, handler: Handler): RestRoute {
+    return {
+      method,
+      path,
+      async handle(request) {
+        try {
+          return { status: 200, body: await handler(request, authenticate(request)) };
+        } catch (error) {
+          const response = pusherErrorResponse(error);
+          if (response.status === 500) logger.error({ err: error, route: path }, "Pusher route failed");
+          return response;
+        }
+      },
+    };
+  }
+
+  // The route table; each comment names the GraphQL twin, which calls the same core function.
+  return [
+    // Mutation.publish
+    route("POST", "/apps/:appId/events", async (request, caller) => {
+      const event = parseJsonBody(triggerBody, request.rawBody);
+      const result = await core.publish(caller, toPublishInput(event), publishOptions);
+      return event.info.length === 0 ? {} : { channels: channelAttributes(result, event.info) };
+    }),
+
+    // Mutation.triggerBatch
+    route("POST", "/apps/:appId/batch_events", async (request, caller) => {
+      const { batch } = parseJsonBody(batchBody, request.rawBody);
+      const results = await core.triggerBatch(caller, batch.map(batchEventInput), publishOptions);
+      if (batch.every((event) => event.info.length === 0)) return {};
+      return {
+        batch: results.map((result, i) => {
+          const [channel] = result.channels;
+          return channel ? attributesOf(channel, batch[i]!.info) : {};
+        }),
+      };
+    }),
+
+    // Query.channels
+    route("GET", "/apps/:appId/channels", async (request, caller) => {
+      const { filter_by_prefix: prefix, info } = parseQuery(channelsQuery, request.query);
+      if (info.includes("user_count") && !isPresence(prefix)) {
+        throw new HeraldError(ErrorCode.BadRequest, "info=user_count needs filter_by_prefix to start with presence-");
+      }
+      const channels = await core.channels(caller, prefix, MAX_CHANNELS_LISTED);
+      return { channels: Object.fromEntries(channels.map((c) => [c.name, attributesOf(c, info)])) };
+    }),
+
+    // Query.channel
+    route("GET", "/apps/:appId/channels/:channelName", async (request, caller) => {
+      const { info } = parseQuery(channelQuery, request.query);
+      const name = request.params.channelName!;
+      if (info.includes("user_count") && !isPresence(name)) {
+        throw new HeraldError(ErrorCode.BadRequest, "info=user_count is only available for presence channels");
+      }
+      const channel = await core.channel(caller, name);
+      return { occupied: channel.occupied, ...attributesOf(channel, info) };
+    }),
+  ];
+}
+
+function toPublishInput(event: TriggerBody): PublishInput {
+  return {
+    channels: event.channels,
+    event: event.name,
+    data: event.data,
+    excludeSocketId: event.socket_id,
+    info: event.info.map((attribute) => coreInfoOf[attribute]),
+  };
+}
+
+function batchEventInput(event: BatchEvent): PublishInput {
+  return toPublishInput({ ...event, channels: [event.channel] });
+}
+
+function channelAttributes(result: PublishResult, info: readonly InfoAttribute[]): Record<string, PusherAttributes> {
+  return Object.fromEntries(result.channels.map((c) => [c.name!, attributesOf(c, info)]));
+}
+
+interface PusherAttributes {
+  subscription_count?: number;
+  user_count?: number;
+}
+
+/** The attributes asked for, in Pusher's names; only presence channels have users. */
+function attributesOf(channel: Partial<ChannelInfo>, info: readonly InfoAttribute[]): PusherAttributes {
+  const attributes: PusherAttributes = {};
+  if (info.includes("subscription_count")) attributes.subscription_count = channel.subscriptionCount ?? 0;
+  if (info.includes("user_count") && isPresence(channel.name ?? "")) attributes.user_count = channel.userCount ?? 0;
+  return attributes;
+}
+
+const isPresence = (name: string) => name.startsWith("presence-");

@@ -1,0 +1,105 @@
+/**
+ * Pusher HTTP API requests, parsed once from `unknown` into typed values. Only the shape is
+ * checked here; the rules (channel names, limits, payload size) are the core's.
+ * See https://pusher.com/docs/channels/library_auth_reference/rest-api/
+ */
+import { z } from "zod";
+import type { PublishInfo } from "../../core/types.ts";
+import { ErrorCode, HeraldError } from "../../errors.ts";
+
+export type InfoAttribute = "subscription_count" | "user_count";
+
+/** Pusher's `info` attribute names and the core's. */
+export const coreInfoOf: Readonly<Record<InfoAttribute, PublishInfo>> = {
+  subscription_count: "subscriptionCount",
+  user_count: "userCount",
+};
+
+/** `info=a,b`: a comma-separated list of the attributes this route offers, each kept once. */
+function infoList(allowed: readonly [InfoAttribute, ...InfoAttribute[]]) {
+  const attribute = z.enum(allowed);
+  return z
+    .string()
+    .transform((value, ctx): InfoAttribute[] => {
+      const attributes = new Set<InfoAttribute>();
+      for (const item of value.split(",").map((s) => s.trim())) {
+        if (item === "") continue;
+        const parsed = attribute.safeParse(item);
+        if (!parsed.success) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `unknown attribute ${JSON.stringify(item)} (allowed: ${allowed.join(", ")})` });
+          return z.NEVER;
+        }
+        attributes.add(parsed.data);
+      }
+      return [...attributes];
+    })
+    .default("");
+}
+
+const eventFields = {
+  name: z.string({ required_error: "name is required", invalid_type_error: "name must be a string" }),
+  // Pusher event data is a string (the SDKs JSON-encode objects); it is delivered as sent.
+  data: z.string({ required_error: "data is required", invalid_type_error: "data must be a string" }),
+  socket_id: z.string({ invalid_type_error: "socket_id must be a string" }).optional(),
+  info: infoList(["subscription_count", "user_count"]),
+};
+
+/** `POST /apps/:appId/events`: one event to `channels` (or a single `channel`). */
+export const triggerBody = z
+  .object({
+    ...eventFields,
+    channels: z.array(z.string({ invalid_type_error: "channel names must be strings" })).optional(),
+    channel: z.string({ invalid_type_error: "channel must be a string" }).optional(),
+  })
+  .transform(({ channels, channel, ...event }, ctx) => {
+    if ((channels === undefined) === (channel === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "give exactly one of channels and channel" });
+      return z.NEVER;
+    }
+    return { ...event, channels: channels ?? [channel!] };
+  });
+export type TriggerBody = z.output<typeof triggerBody>;
+
+/** `POST /apps/:appId/batch_events`: events of one channel each; the core bounds their number. */
+export const batchBody = z.object({
+  batch: z.array(z.object({ ...eventFields, channel: z.string({ required_error: "channel is required", invalid_type_error: "channel must be a string" }) }), {
+    required_error: "batch is required",
+    invalid_type_error: "batch must be a list of events",
+  }),
+});
+export type BatchEvent = z.output<typeof batchBody>["batch"][number];
+
+/** `GET /apps/:appId/channels` */
+export const channelsQuery = z.object({
+  filter_by_prefix: z.string().default(""),
+  info: infoList(["user_count"]),
+});
+
+/** `GET /apps/:appId/channels/:channelName` */
+export const channelQuery = z.object({
+  info: infoList(["subscription_count", "user_count"]),
+});
+
+/** Parses the raw body as JSON, then with `schema`; any problem is a `BadRequest` naming it. */
+export function parseJsonBody<S extends z.ZodTypeAny>(schema: S, rawBody: Buffer): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(rawBody.toString("utf8"));
+  } catch (error) {
+    throw new HeraldError(ErrorCode.BadRequest, `Invalid JSON body: ${(error as Error).message}`);
+  }
+  return parseWith(schema, value, "body");
+}
+
+/** Parses query parameters (the `auth_*` ones are ignored: the signature check read them). */
+export function parseQuery<S extends z.ZodTypeAny>(schema: S, query: URLSearchParams): z.output<S> {
+  return parseWith(schema, Object.fromEntries(query), "query");
+}
+
+function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const at = issue.path.length > 0 ? issue.path.join(".") : where;
+  throw new HeraldError(ErrorCode.BadRequest, `Invalid request ${where}: ${at}: ${issue.message}`);
+}

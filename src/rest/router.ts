@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * The little HTTP layer every REST vendor adapter plugs into: a route is a method, a path
+ * pattern with `:params`, and a handler from a parsed request to a response. Vendors shape
+ * their own bodies and errors; the router only matches, reads the body (bounded) and writes.
+ */
+export interface RestRequest {
+  readonly method: string;
+  /** Path as received, without the query string (signatures are computed over it). */
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingMessage["headers"];
+  /** The exact bytes of the body (Pusher's body_md5 is over them). */
+  readonly rawBody: Buffer;
+}
+
+export interface RestResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Serialized as JSON unless it is a string (sent as is). */
+  readonly body?: unknown;
+}
+
+export interface RestRoute {
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  /** E.g. `/apps/:appId/events`; a `:name` segment matches one non-empty path segment. */
+  readonly path: string;
+  handle(request: RestRequest): Promise<RestResponse>;
+}
+
+export interface RestRouterOptions {
+  /** Bodies larger than this are refused with 413 before the route sees them. */
+  maxBodyBytes: number;
+  /** The response for a thrown error the route did not turn into a response itself. */
+  onError(error: unknown, route: RestRoute): RestResponse;
+}
+
+interface CompiledRoute {
+  route: RestRoute;
+  pattern: RegExp;
+  names: string[];
+}
+
+export type RestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Returns a handler that serves a matching route and returns true, or returns false. */
+export function createRestRouter(routes: readonly RestRoute[], options: RestRouterOptions): RestHandler {
+  const compiled: CompiledRoute[] = routes.map((route) => {
+    const names: string[] = [];
+    const source = route.path
+      .split("/")
+      .map((segment) => {
+        if (!segment.startsWith(":")) return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        names.push(segment.slice(1));
+        return "([^/]+)";
+      })
+      .join("/");
+    return { route, pattern: new RegExp(`^${source}/?$`), names };
+  });
+
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://herald.local");
+    for (const { route, pattern, names } of compiled) {
+      if (route.method !== req.method) continue;
+      const match = pattern.exec(url.pathname);
+      if (!match) continue;
+      const params: Record<string, string> = {};
+      try {
+        names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1]!)));
+      } catch {
+        continue; // a malformed %-escape matches no route
+      }
+      void serve(route, params, url, req, res);
+      return true;
+    }
+    return false;
+  };
+
+  async function serve(route: RestRoute, params: Record<string, string>, url: URL, req: IncomingMessage, res: ServerResponse) {
+    let response: RestResponse;
+    try {
+      const rawBody = await readBody(req, options.maxBodyBytes);
+      if (rawBody === undefined) {
+        response = { status: 413, body: { error: `Request body is larger than ${options.maxBodyBytes} bytes` } };
+      } else {
+        response = await route.handle({ method: req.method!, path: url.pathname, params, query: url.searchParams, headers: req.headers, rawBody });
+      }
+    } catch (error) {
+      response = options.onError(error, route);
+    }
+    const isText = typeof response.body === "string";
+    const body = response.body === undefined ? "" : isText ? (response.body as string) : JSON.stringify(response.body);
+    res.writeHead(response.status, {
+      "content-type": isText ? "text/plain; charset=utf-8" : "application/json",
+      ...response.headers,
+    });
+    res.end(body);
+  }
+}
+
+/** Reads the whole body, or returns undefined once it passes `maxBytes` (the rest is discarded). */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}

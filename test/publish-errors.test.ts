@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PublishDocument, TriggerBatchDocument, ChannelDocument } from "./generated/graphql.ts";
+import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type Auth, type TestServer } from "./helpers/herald.ts";
+
+/** Every rejection gets a clear error with a code, and publishes nothing. */
+describe("auth failures and bad input", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MAX_PAYLOAD_BYTES: "1024" } });
+  });
+  afterAll(() => server.close());
+
+  /** Publishes `input` with `auth`, expects `code`, and proves a watcher of `channel` got nothing. */
+  async function expectRejected(input: Parameters<typeof gql<unknown, { input: unknown }>>[2]["input"], code: string, auth: Auth = { bearer: APP_ONE.secret }, status?: number) {
+    const ws = connectWs(server);
+    const watcher = subscribeChannel(ws, "watched");
+    await watcher.subscribed;
+    const result = await gql(server, PublishDocument, { input: input as never }, auth);
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.extensions?.code).toBe(code);
+    expect(result.errors?.[0]?.message.length).toBeGreaterThan(10);
+    if (status) expect(result.status).toBe(status);
+    // A marker published after the rejected call: when it arrives, anything before it would have.
+    await gql(server, PublishDocument, { input: { channels: ["watched"], event: "marker" } });
+    await watcher.messages(1);
+    expect(watcher.events.map((e) => e.event)).toEqual(["marker"]);
+    await ws.dispose();
+    return result.errors![0]!;
+  }
+
+  it.each([
+    ["no credentials", null, "UNAUTHENTICATED", 401],
+    ["a wrong secret", { bearer: "not-the-secret-at-all" }, "UNAUTHENTICATED", 401],
+    ["a wrong Basic secret", { basic: [APP_ONE.key, "wrong"] }, "UNAUTHENTICATED", 401],
+    ["an unknown Basic key", { basic: ["nobody", APP_ONE.secret] }, "UNAUTHENTICATED", 401],
+    ["the app key instead of the secret", { key: APP_ONE.key }, "UNAUTHENTICATED", 401],
+    ["a disabled app's secret", { bearer: APP_OFF.secret }, "FORBIDDEN", 403],
+  ] as const)("refuses a publish with %s", async (_label, auth, code, status) => {
+    await expectRejected({ channels: ["watched"], event: "nope" }, code, auth as Auth, status);
+  });
+
+  it("does not deliver one app's publish to another app's subscribers", async () => {
+    const ws = connectWs(server);
+    const watcher = subscribeChannel(ws, "watched");
+    await watcher.subscribed;
+    await gql(server, PublishDocument, { input: { channels: ["watched"], event: "other-app" } }, { bearer: APP_TWO.secret });
+    await gql(server, PublishDocument, { input: { channels: ["watched"], event: "marker" } });
+    await watcher.messages(1);
+    expect(watcher.events.map((e) => e.event)).toEqual(["marker"]);
+    await ws.dispose();
+  });
+
+  it.each([
+    ["an invalid channel name", { channels: ["watched", "has space"] }, "INVALID_CHANNEL_NAME"],
+    ["an over-long channel name", { channels: ["watched", "x".repeat(201)] }, "INVALID_CHANNEL_NAME"],
+    ["no channels", { channels: [] }, "BAD_REQUEST"],
+    ["more than 100 channels", { channels: ["watched", ...Array.from({ length: 100 }, (_, i) => `c${i}`)] }, "TOO_MANY_CHANNELS"],
+    ["an empty event name", { channels: ["watched"], event: "" }, "INVALID_EVENT_NAME"],
+    ["an over-long event name", { channels: ["watched"], event: "e".repeat(201) }, "INVALID_EVENT_NAME"],
+    ["a reserved event name", { channels: ["watched"], event: "herald:subscription_succeeded" }, "INVALID_EVENT_NAME"],
+    ["a payload over the limit", { channels: ["watched"], data: "x".repeat(1025) }, "PAYLOAD_TOO_LARGE"],
+    ["non-string headers", { channels: ["watched"], headers: { n: 1 } }, "INVALID_HEADERS"],
+    ["a malformed excludeSocketId", { channels: ["watched"], excludeSocketId: "abc" }, "INVALID_SOCKET_ID"],
+    ["a message id with spaces", { channels: ["watched"], id: "has space" }, "INVALID_MESSAGE_ID"],
+  ])("refuses %s", async (_label, input, code) => {
+    await expectRejected(input, code, undefined, code === "PAYLOAD_TOO_LARGE" ? 413 : 400);
+  });
+
+  it("accepts a string payload of exactly the limit, counted in its own bytes", async () => {
+    const result = await gql(server, PublishDocument, { input: { channels: ["watched"], data: "é".repeat(512) } });
+    expect(result.errors).toBeUndefined();
+  });
+
+  it("names the limit of an oversized payload", async () => {
+    const error = await expectRejected({ channels: ["watched"], data: "x".repeat(2000) }, "PAYLOAD_TOO_LARGE");
+    expect(error.extensions?.limit).toBe(1024);
+    expect(error.message).toMatch(/1024 bytes/);
+  });
+
+  it("publishes nothing from a batch with one bad event, or more than 10 events", async () => {
+    const ws = connectWs(server);
+    const watcher = subscribeChannel(ws, "watched");
+    await watcher.subscribed;
+    const bad = await gql(server, TriggerBatchDocument, {
+      events: [{ channels: ["watched"], event: "first" }, { channels: ["bad name"], event: "second" }],
+    });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: "INVALID_CHANNEL_NAME", index: 1 });
+    const big = await gql(server, TriggerBatchDocument, {
+      events: Array.from({ length: 11 }, () => ({ channels: ["watched"], event: "many" })),
+    });
+    expect(big.errors?.[0]?.extensions).toMatchObject({ code: "BATCH_TOO_LARGE", limit: 10 });
+    await gql(server, PublishDocument, { input: { channels: ["watched"], event: "marker" } });
+    await watcher.messages(1);
+    expect(watcher.events.map((e) => e.event)).toEqual(["marker"]);
+    await ws.dispose();
+  });
+
+  it("refuses state queries without the secret", async () => {
+    const result = await gql(server, ChannelDocument, { name: "watched" }, { key: APP_ONE.key });
+    expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("masks unexpected errors and reports GraphQL validation errors as they are", async () => {
+    const response = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${APP_ONE.secret}` },
+      body: JSON.stringify({ query: "{ nope }" }),
+    });
+    const body = (await response.json()) as { errors: { message: string }[] };
+    expect(body.errors[0]!.message).toMatch(/Cannot query field "nope"/);
+  });
+});
+
+describe("subscriber authentication over graphql-ws", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald();
+  });
+  afterAll(() => server.close());
+
+  it.each([
+    ["no key", {}],
+    ["an unknown key", { key: "who-is-this" }],
+    ["a disabled app's key", { key: APP_OFF.key }],
+  ])("closes the connection with 4403 Forbidden for %s", async (_label, params) => {
+    const ws = connectWs(server, params);
+    const closed = await ws.closed;
+    expect(closed.code).toBe(4403);
+    await ws.dispose();
+  });
+
+  it("refuses private and presence channels without an authorization, and nothing else on the connection is affected", async () => {
+    const ws = connectWs(server);
+    const privateSub = subscribeChannel(ws, "private-secrets");
+    await expect(privateSub.subscribed).rejects.toBeDefined();
+    expect((privateSub.errors[0] as { extensions: { code: string } }).extensions.code).toBe("FORBIDDEN");
+    const publicSub = subscribeChannel(ws, "public");
+    await publicSub.subscribed;
+    await gql(server, PublishDocument, { input: { channels: ["public"] } });
+    await publicSub.messages(1);
+    await ws.dispose();
+  });
+
+  it("refuses an invalid channel name at subscribe time", async () => {
+    const ws = connectWs(server);
+    const sub = subscribeChannel(ws, "bad name");
+    await expect(sub.subscribed).rejects.toBeDefined();
+    expect((sub.errors[0] as { extensions: { code: string } }).extensions.code).toBe("INVALID_CHANNEL_NAME");
+    await ws.dispose();
+  });
+
+  it("limits subscriptions per connection", async () => {
+    const limited = await startHerald({ env: { HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" } });
+    const ws = connectWs(limited);
+    await subscribeChannel(ws, "a").subscribed;
+    await subscribeChannel(ws, "b").subscribed;
+    const third = subscribeChannel(ws, "c");
+    await expect(third.subscribed).rejects.toBeDefined();
+    expect((third.errors[0] as { extensions: { code: string } }).extensions.code).toBe("TOO_MANY_SUBSCRIPTIONS");
+    await ws.dispose();
+    await limited.close();
+  });
+});

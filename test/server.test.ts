@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRedisEngine } from "../src/engine/redis.ts";
+import { PublishDocument } from "./generated/graphql.ts";
+import { TEST_APPS, connectWs, gql, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { runHeraldExpectingExit, spawnHerald } from "./helpers/process.ts";
+
+describe("operational endpoints and GraphiQL", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald();
+  });
+  afterAll(() => server.close());
+
+  it("serves /healthz and /readyz", async () => {
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", engine: "memory" });
+  });
+
+  it("serves GraphiQL at GET /graphql to a browser", async () => {
+    const response = await fetch(server.graphqlUrl, { headers: { accept: "text/html" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await response.text();
+    expect(html).toMatch(/<title>Herald<\/title>/);
+    expect(html).toMatch(/graphiql/i);
+  });
+
+  it("answers 404 for unknown routes", async () => {
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe("readiness follows the engine", () => {
+  it("turns /readyz to 503 when Redis goes away", async () => {
+    const port = await freePort();
+    const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    const spawned = await new Promise<boolean>((resolve) => {
+      redis.once("error", () => resolve(false));
+      redis.once("spawn", () => resolve(true));
+    });
+    if (!spawned) return; // no redis-server binary: covered in CI, where .ci/run installs it
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      let engine;
+      for (let i = 0; i < 50 && !engine; i++) {
+        engine = await createRedisEngine({ url, onError: () => {} }).catch(() => new Promise((r) => setTimeout(r, 100)).then(() => undefined));
+      }
+      const server = await startHerald({ engine: engine! });
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      redis.kill("SIGKILL");
+      await new Promise((r) => redis.once("exit", r));
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ engine: "redis" });
+      await server.close();
+      await engine!.close().catch(() => {});
+    } finally {
+      redis.kill("SIGKILL");
+    }
+  });
+});
+
+describe("the process", () => {
+  it("exits non-zero naming the variable when a setting is invalid", async () => {
+    const port = await runHeraldExpectingExit({ PORT: "not-a-port" });
+    expect(port.code).not.toBe(0);
+    expect(port.output).toMatch(/PORT/);
+    const apps = await runHeraldExpectingExit({ HERALD_APPS: "[{]" });
+    expect(apps.code).not.toBe(0);
+    expect(apps.output).toMatch(/HERALD_APPS: not valid JSON/);
+    const limit = await runHeraldExpectingExit({ HERALD_MAX_BATCH_SIZE: "-1" });
+    expect(limit.output).toMatch(/HERALD_MAX_BATCH_SIZE/);
+  });
+
+  it("refuses to start in production without configured apps", async () => {
+    const result = await runHeraldExpectingExit({ NODE_ENV: "production", HERALD_APPS: "" });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/HERALD_APPS: no apps configured/);
+  });
+
+  it("starts with the development app and prints GraphiQL's address and the credentials", async () => {
+    const herald = await spawnHerald({ HERALD_APPS: "" });
+    expect(herald.output()).toMatch(/GraphiQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
+    expect(herald.output()).toMatch(/"key":"herald-dev-key"/);
+    herald.child.kill("SIGTERM");
+    expect(await herald.exited).toBe(0);
+  });
+
+  it("drains on SIGTERM: subscriptions complete, sockets close with 1001, exit 0", async () => {
+    const herald = await spawnHerald({ HERALD_APPS: JSON.stringify(TEST_APPS) });
+    const server = { graphqlUrl: `${herald.url}/graphql`, wsUrl: `${herald.url.replace("http", "ws")}/graphql` };
+    const ws = connectWs(server);
+    const sub = subscribeChannel(ws, "draining");
+    await sub.subscribed;
+    await gql(server, PublishDocument, { input: { channels: ["draining"] } });
+    await sub.messages(1);
+    herald.child.kill("SIGTERM");
+    const closed = await ws.closed;
+    expect(closed.code).toBe(1001);
+    expect(await herald.exited).toBe(0);
+    expect(herald.output()).toMatch(/"msg":"stopped"/);
+    await ws.dispose();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
