@@ -137,3 +137,39 @@ describe.each(engines)("graphql-ws end to end ($name engine)", ({ redis, skip })
     expect(result.data?.publish.id).toBeTruthy();
   });
 });
+
+describe("header selectors", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MAX_SELECTOR_LENGTH: "64" } });
+  });
+  afterAll(() => server.close());
+
+  it("delivers only the messages whose headers match the subscription's selector", async () => {
+    const ws = connectWs(server);
+    const hot = subscribeChannel(ws, "weather", { selector: "city = 'Tokyo' AND temperature > 30" });
+    const all = subscribeChannel(ws, "weather");
+    await Promise.all([hot.subscribed, all.subscribed]);
+    const readings: [string, string][] = [["Tokyo", "31"], ["Tokyo", "29"], ["Osaka", "35"], ["Tokyo", "100"]];
+    for (const [city, temperature] of readings) {
+      await gql(server, PublishDocument, { input: { channels: ["weather"], data: `${city} ${temperature}`, headers: { city, temperature } } });
+    }
+    await all.messages(4);
+    expect((await hot.messages(2)).map((e) => e.data)).toEqual(["Tokyo 31", "Tokyo 100"]);
+    expect(hot.events).toHaveLength(2);
+    await ws.dispose();
+  });
+
+  it("rejects an invalid selector at subscribe time, naming the position", async () => {
+    const ws = connectWs(server);
+    const bad = subscribeChannel(ws, "weather", { selector: "city = " });
+    await expect(bad.subscribed).rejects.toBeDefined();
+    const error = bad.errors[0] as { message: string; extensions: { code: string; position: number } };
+    expect(error.extensions.code).toBe("INVALID_SELECTOR");
+    expect(error.message).toMatch(/position 7/);
+    const long = subscribeChannel(ws, "weather", { selector: "a = 'x' OR ".repeat(10) + "a = 'y'" });
+    await expect(long.subscribed).rejects.toBeDefined();
+    expect((long.errors[0] as { extensions: { code: string; limit: number } }).extensions).toMatchObject({ code: "INVALID_SELECTOR", limit: 64 });
+    await ws.dispose();
+  });
+});

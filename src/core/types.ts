@@ -68,6 +68,8 @@ export interface ChannelEvent extends Omit<ChannelMessage, "id" | "excludeSocket
 
 export interface SubscribeArgs {
   readonly name: string;
+  /** SQL-92-style condition over message headers (see selector.ts); only matches are delivered. */
+  readonly selector?: string | null | undefined;
 }
 
 export type SubscriptionStream = AsyncIterableIterator<ChannelEvent | HeraldError>;

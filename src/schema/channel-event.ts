@@ -29,8 +29,13 @@ builder.subscriptionFields((t) => ({
     type: ChannelEventRef,
     description:
       "Live events of one channel. The first event is `SUBSCRIBED`; every message published after it is delivered, in order.",
-    args: { name: t.arg.string({ required: true }) },
-    subscribe: (_root, { name }, { herald, caller }) => herald.subscribe(caller, { name }),
+    args: {
+      name: t.arg.string({ required: true }),
+      selector: t.arg.string({
+        description: "Deliver only messages whose headers match, e.g. `city = 'Tokyo' AND temperature > 30` (SQL-92 subset).",
+      }),
+    },
+    subscribe: (_root, { name, selector }, { herald, caller }) => herald.subscribe(caller, { name, selector }),
     // A stream ends with a HeraldError as its last value (e.g. SLOW_CONSUMER): raise it here so
     // the client gets an ordinary GraphQL error before completion.
     resolve: (event: ChannelEvent | HeraldError) => {

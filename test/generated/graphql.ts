@@ -65,6 +65,7 @@ export type MessageStatusQuery = { messageStatus: { id: string, status: MessageS
 
 export type OnChannelSubscriptionVariables = Exact<{
   name: string;
+  selector?: string | null | undefined;
 }>;
 
 
@@ -133,8 +134,8 @@ export const MessageStatusDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<MessageStatusQuery, MessageStatusQueryVariables>;
 export const OnChannelDocument = new TypedDocumentString(`
-    subscription OnChannel($name: String!) {
-  channel(name: $name) {
+    subscription OnChannel($name: String!, $selector: String) {
+  channel(name: $name, selector: $selector) {
     kind
     id
     channel

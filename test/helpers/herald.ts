@@ -115,7 +115,7 @@ export interface Collected<T> {
 }
 
 /** Subscribes to a channel over graphql-ws and collects what arrives. */
-export function subscribeChannel(ws: WsConnection, name: string): Collected<ChannelEventOf> {
+export function subscribeChannel(ws: WsConnection, name: string, options: { selector?: string } = {}): Collected<ChannelEventOf> {
   const events: ChannelEventOf[] = [];
   const errors: unknown[] = [];
   const waiters: (() => void)[] = [];
@@ -126,7 +126,7 @@ export function subscribeChannel(ws: WsConnection, name: string): Collected<Chan
   const completed = new Promise<void>((r) => (resolveCompleted = r));
   subscribed.catch(() => {});
   const unsubscribe = ws.client.subscribe<OnChannelSubscription>(
-    { query: OnChannelDocument.toString(), variables: { name } },
+    { query: OnChannelDocument.toString(), variables: { name, ...options } },
     {
       next: (result) => {
         if (result.errors) {

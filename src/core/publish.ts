@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import type { App, Limits } from "../config.ts";
+import type { ChannelMessage, Engine } from "../engine/types.ts";
+import { ErrorCode, HeraldError } from "../errors.ts";
+import type { ChannelInfo, PublishInput, PublishOptions, PublishResult } from "./types.ts";
+import {
+  validateChannelList,
+  validateEventName,
+  validateHeaders,
+  validateMessageId,
+  validatePayloadSize,
+  validateSocketId,
+} from "./validation.ts";
+
+/** A publish input that passed every rule: what `deliver` sends. */
+export interface PreparedEvent {
+  readonly id: string;
+  readonly channels: string[];
+  readonly event: string;
+  readonly data: unknown;
+  readonly headers: Record<string, string>;
+  readonly publisherId: string | undefined;
+  readonly excludeSocketId: string | undefined;
+  readonly info: ReadonlySet<string>;
+}
+
+export interface PublishDeps {
+  engine: Engine;
+  limits: Limits;
+  messageStatusTtlSeconds: number;
+  now: () => Date;
+  /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
+  countsFor(app: App, channel: string): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
+}
+
+export interface Publisher {
+  /** Validates one input; throws the `HeraldError` naming what is wrong. */
+  prepare(input: PublishInput, options: PublishOptions): PreparedEvent;
+  /** Validates every input (a bad one rejects the whole batch, naming its index). */
+  prepareBatch(inputs: readonly PublishInput[], options: PublishOptions): PreparedEvent[];
+  /** Publishes prepared events in order and records their status. */
+  deliver(app: App, events: readonly PreparedEvent[]): Promise<PublishResult[]>;
+}
+
+export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, countsFor }: PublishDeps): Publisher {
+  function prepare(input: PublishInput, options: PublishOptions): PreparedEvent {
+    if (!Array.isArray(input.channels)) throw new HeraldError(ErrorCode.BadRequest, "channels must be a list");
+    const channels = validateChannelList(input.channels, limits);
+    const event = validateEventName(input.event ?? "message", limits);
+    const headers = validateHeaders(input.headers, limits);
+    validatePayloadSize(input.data, headers, options.maxPayloadBytes ?? limits.maxPayloadBytes);
+    const id = input.id == null ? randomUUID() : validateMessageId(input.id, limits);
+    const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);
+    const publisherId = input.publisherId ?? undefined;
+    if (publisherId !== undefined && (typeof publisherId !== "string" || publisherId.length > 200)) {
+      throw new HeraldError(ErrorCode.BadRequest, "publisherId must be a string of at most 200 characters");
+    }
+    return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info: new Set(input.info ?? []) };
+  }
+
+  return {
+    prepare,
+    prepareBatch(inputs, options) {
+      if (inputs.length === 0) throw new HeraldError(ErrorCode.BadRequest, "A batch needs at least one event");
+      if (inputs.length > limits.maxBatchSize) {
+        throw new HeraldError(ErrorCode.BatchTooLarge, `A batch may hold at most ${limits.maxBatchSize} events, got ${inputs.length}`, {
+          limit: limits.maxBatchSize,
+        });
+      }
+      return inputs.map((input, index) => {
+        try {
+          return prepare(input, options);
+        } catch (error) {
+          if (error instanceof HeraldError) {
+            throw new HeraldError(error.code, `Event ${index}: ${error.message}`, { ...error.details, index });
+          }
+          throw error;
+        }
+      });
+    },
+    async deliver(app, events) {
+      const publishedAt = now().toISOString();
+      const messages: ChannelMessage[] = events.flatMap((e) =>
+        e.channels.map((channel) => ({
+          id: e.id,
+          channel,
+          event: e.event,
+          data: e.data,
+          headers: e.headers,
+          publisherId: e.publisherId,
+          publishedAt,
+          excludeSocketId: e.excludeSocketId,
+        })),
+      );
+      await engine.publish(app.id, messages);
+      await Promise.all(
+        events.map((e) =>
+          engine.putMessageStatus(
+            app.id,
+            { id: e.id, status: "PUBLISHED", channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt },
+            messageStatusTtlSeconds,
+          ),
+        ),
+      );
+      return Promise.all(
+        events.map(async (e) => ({
+          id: e.id,
+          publishedAt,
+          channels: e.info.size === 0 ? [] : await Promise.all(e.channels.map((name) => infoFor(app, name, e.info))),
+        })),
+      );
+    },
+  };
+
+  async function infoFor(app: App, name: string, info: ReadonlySet<string>): Promise<Partial<ChannelInfo>> {
+    const counts = await countsFor(app, name);
+    return {
+      name,
+      ...(info.has("subscriptionCount") ? { subscriptionCount: counts.subscriptionCount } : {}),
+      ...(info.has("userCount") ? { userCount: counts.userCount ?? 0 } : {}),
+    };
+  }
+}
