@@ -16,7 +16,7 @@ const config: CodegenConfig = {
         documentMode: "string",
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { JSON: "unknown", DateTime: "string" },
+        scalars: { JSON: "unknown", DateTime: "string", Offset: "number" },
       },
     },
   },

@@ -31,6 +31,11 @@ export interface Limits {
   readonly subscriberQueueLength: number;
   /** Longest caller-supplied message id. */
   readonly maxMessageIdLength: number;
+  /** Distinct users in one presence channel. */
+  readonly maxPresenceMembers: number;
+  /** JSON size of one presence member's user info. */
+  readonly maxUserInfoBytes: number;
+  readonly maxUserIdLength: number;
 }
 
 export interface Config {
@@ -47,6 +52,12 @@ export interface Config {
   readonly limits: Limits;
   /** How long a published message's status (`messageStatus`) is kept. */
   readonly messageStatusTtlSeconds: number;
+  /** Messages each channel's history keeps. */
+  readonly historySize: number;
+  /** A channel's history expires this long after its last publish (then its epoch changes). */
+  readonly historyTtlSeconds: number;
+  /** A caller-supplied message id seen again within this window is not published again. */
+  readonly idempotencyWindowSeconds: number;
   /** Redis engine: how often an instance says it is alive, and when it counts as dead. */
   readonly instanceHeartbeatMs: number;
   readonly instanceTtlMs: number;
@@ -57,6 +68,18 @@ export interface Config {
   /** REST routes: largest request body read; larger ones get 413. */
   readonly maxRequestBytes: number;
   readonly pusher: PusherConfig;
+  readonly schedules: ScheduleConfig;
+}
+
+export interface ScheduleConfig {
+  /** Shortest `repeatEvery` a schedule may ask for (Backendless' own minimum is 1 s). */
+  readonly minRepeatSeconds: number;
+  /** Active (not yet finished or cancelled) schedules one app may hold. */
+  readonly maxPerApp: number;
+  /** How often every instance looks for due runs; a run fires at most about this late. */
+  readonly pollMs: number;
+  /** Due runs one instance claims per app in one look (it looks again at once when it got that many). */
+  readonly claimBatchSize: number;
 }
 
 export interface PusherConfig {
@@ -101,12 +124,22 @@ const envSchema = z.object({
   HERALD_MAX_SELECTOR_LENGTH: int(1, 100_000).default(1024),
   HERALD_SUBSCRIBER_QUEUE_LENGTH: int(1, 1_000_000).default(1_000),
   HERALD_MAX_MESSAGE_ID_LENGTH: int(1, 1_000).default(128),
+  HERALD_MAX_PRESENCE_MEMBERS: int(1, 1_000_000).default(100),
+  HERALD_MAX_USER_INFO_BYTES: int(2, 1024 * 1024).default(1024),
+  HERALD_MAX_USER_ID_LENGTH: int(1, 10_000).default(128),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  HERALD_HISTORY_SIZE: int(1, 1_000_000).default(100),
+  HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
+  HERALD_IDEMPOTENCY_WINDOW_SECONDS: int(1, 7 * 24 * 3600).default(300),
   HERALD_INSTANCE_HEARTBEAT_MS: int(100, 600_000).default(5_000),
   HERALD_INSTANCE_TTL_MS: int(300, 3_600_000).default(15_000),
   HERALD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   HERALD_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
   HERALD_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  HERALD_SCHEDULE_MIN_REPEAT_SECONDS: int(1, 365 * 24 * 3600).default(1),
+  HERALD_MAX_SCHEDULES_PER_APP: int(0, 10_000_000).default(10_000),
+  HERALD_SCHEDULER_POLL_MS: int(10, 60_000).default(200),
+  HERALD_SCHEDULER_BATCH_SIZE: int(1, 10_000).default(100),
   HERALD_PUSHER_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(10 * 1024),
   HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS: int(1, 86_400).default(600),
 });
@@ -159,8 +192,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxSelectorLength: e.HERALD_MAX_SELECTOR_LENGTH,
       subscriberQueueLength: e.HERALD_SUBSCRIBER_QUEUE_LENGTH,
       maxMessageIdLength: e.HERALD_MAX_MESSAGE_ID_LENGTH,
+      maxPresenceMembers: e.HERALD_MAX_PRESENCE_MEMBERS,
+      maxUserInfoBytes: e.HERALD_MAX_USER_INFO_BYTES,
+      maxUserIdLength: e.HERALD_MAX_USER_ID_LENGTH,
     },
     messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
+    historySize: e.HERALD_HISTORY_SIZE,
+    historyTtlSeconds: e.HERALD_HISTORY_TTL_SECONDS,
+    idempotencyWindowSeconds: e.HERALD_IDEMPOTENCY_WINDOW_SECONDS,
     instanceHeartbeatMs: e.HERALD_INSTANCE_HEARTBEAT_MS,
     instanceTtlMs: e.HERALD_INSTANCE_TTL_MS,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS,
@@ -169,6 +208,12 @@ export function loadConfig(env: Env = process.env): Config {
     pusher: {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
       maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,
+    },
+    schedules: {
+      minRepeatSeconds: e.HERALD_SCHEDULE_MIN_REPEAT_SECONDS,
+      maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
+      pollMs: e.HERALD_SCHEDULER_POLL_MS,
+      claimBatchSize: e.HERALD_SCHEDULER_BATCH_SIZE,
     },
   });
 }

@@ -20,7 +20,21 @@ export enum ErrorCode {
   InvalidSocketId = "INVALID_SOCKET_ID",
   InvalidMessageId = "INVALID_MESSAGE_ID",
   InvalidSelector = "INVALID_SELECTOR",
+  /** A schedule's `publishAt` is not a time, or lies in the past. */
+  InvalidPublishAt = "INVALID_PUBLISH_AT",
+  /** A schedule's `repeatEvery` is not a whole number of seconds, or is below the configured minimum. */
+  InvalidRepeatEvery = "INVALID_REPEAT_EVERY",
+  /** A schedule's `repeatExpiresAt` is not a time, lies before `publishAt`, or comes without `repeatEvery`. */
+  InvalidRepeatExpiresAt = "INVALID_REPEAT_EXPIRES_AT",
+  /** The app has as many active schedules as `HERALD_MAX_SCHEDULES_PER_APP` allows. */
+  TooManySchedules = "TOO_MANY_SCHEDULES",
   TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS",
+  /** A presence channel already has the maximum number of distinct users. */
+  TooManyMembers = "TOO_MANY_MEMBERS",
+  /** A presence member's user info is larger than allowed. */
+  UserInfoTooLarge = "USER_INFO_TOO_LARGE",
+  /** A user id is missing, not a string/number, or too long. */
+  InvalidUserId = "INVALID_USER_ID",
   TooManyConnections = "TOO_MANY_CONNECTIONS",
   /** A subscriber did not keep up and its bounded queue overflowed. */
   SlowConsumer = "SLOW_CONSUMER",
@@ -48,14 +62,21 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.InvalidSocketId:
     case ErrorCode.InvalidMessageId:
     case ErrorCode.InvalidSelector:
+    case ErrorCode.InvalidPublishAt:
+    case ErrorCode.InvalidRepeatEvery:
+    case ErrorCode.InvalidRepeatExpiresAt:
+    case ErrorCode.UserInfoTooLarge:
+    case ErrorCode.InvalidUserId:
       return 400;
     case ErrorCode.PayloadTooLarge:
       return 413;
     case ErrorCode.NotFound:
       return 404;
     case ErrorCode.TooManySubscriptions:
+    case ErrorCode.TooManyMembers:
     case ErrorCode.TooManyConnections:
     case ErrorCode.SlowConsumer:
+    case ErrorCode.TooManySchedules:
       return 429;
     case ErrorCode.EngineUnavailable:
     case ErrorCode.ShuttingDown:

@@ -22,6 +22,9 @@ async function main() {
       "No HERALD_APPS configured: using the development app (never in production)",
     );
   }
+  // A rejection nobody handled is a bug, but one connection's bug must not take every other
+  // connection down with the process: log it loudly and keep serving.
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
   const herald = await createHerald(config, { logger });
   const { url } = await herald.listen();
   logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);

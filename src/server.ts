@@ -6,6 +6,7 @@ import { createHeraldCore, type HeraldCore } from "./core/herald.ts";
 import { createEngine } from "./engine/index.ts";
 import type { Engine } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
+import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
@@ -35,7 +36,8 @@ export interface Herald {
 export async function createHerald(config: Config, deps: HeraldDeps = {}): Promise<Herald> {
   const logger = deps.logger ?? createLogger(config);
   const engine = deps.engine ?? (await createEngine(config, (error) => logger.error({ err: error }, "engine error")));
-  const core = createHeraldCore({ config, engine });
+  const core = createHeraldCore({ config, engine, onError: (error) => logger.error({ err: error }, "background work failed") });
+  await core.start();
   const yoga = createHeraldYoga({
     schema,
     herald: core,
@@ -44,7 +46,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger })];
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger }), ...useBackendlessApi({ core, logger })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
     onError: (error, route) => {
@@ -105,7 +107,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       closed ??= (async () => {
         closing = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        core.close(); // completes every subscription: SSE responses end
+        const coreClosed = core.close(); // completes every subscription at once: SSE responses end
         await ws.close();
         // Wait for requests in flight, then drop the keep-alive connections left idle.
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -113,6 +115,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         if (inFlight > 0) logger.warn({ inFlight }, "shutdown timeout: closing connections with requests in flight");
         server.closeAllConnections();
         await stopped;
+        await coreClosed; // scheduled runs in flight are published before the engine goes
         if (!deps.engine) await engine.close();
       })();
       return closed;

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, ChannelsDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
 import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
 const prefix = uniquePrefix("graphql-ws");
-const engines = [
-  { name: "memory", redis: undefined, skip: false },
-  { name: "redis", redis: redisUrl, skip: !redisUrl },
-];
 
-describe.each(engines)("graphql-ws end to end ($name engine)", ({ redis, skip }) => {
+describe.each(ENGINES)("graphql-ws end to end ($name engine)", ({ redis, skip }) => {
   let server: TestServer;
   beforeAll(async () => {
     if (skip) return;

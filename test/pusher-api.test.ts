@@ -6,13 +6,9 @@ import { ErrorCode, HeraldError } from "../src/errors.ts";
 import { pusherErrorResponse } from "../src/rest/pusher/errors.ts";
 import { signPusherRequest } from "../src/rest/pusher/signature.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
 const prefix = uniquePrefix("pusher-api");
-const engines = [
-  { name: "memory", redis: undefined, skip: false },
-  { name: "redis", redis: redisUrl, skip: !redisUrl },
-];
 
 /** What the SDK rejects with on a non-2xx answer. */
 interface SdkError {
@@ -31,7 +27,7 @@ async function rejectionOf(request: Promise<unknown>): Promise<SdkError> {
 
 const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
 
-describe.each(engines)("Pusher HTTP API with the official SDK ($name engine)", ({ redis, skip }) => {
+describe.each(ENGINES)("Pusher HTTP API with the official SDK ($name engine)", ({ redis, skip }) => {
   let server: TestServer;
   let port: string;
   const sockets: WsConnection[] = [];

@@ -15,6 +15,7 @@ describe("schema/schema.graphql", () => {
       expect(sdl).toContain(field);
     }
     const subscription = /type Subscription \{[\s\S]*?\n\}/.exec(sdl)![0];
-    expect(subscription).toMatch(/channel\(\s*name: String![\s\S]*selector: String\s*\): ChannelEvent!/);
+    expect(subscription).toMatch(/channel\([\s\S]*name: String![\s\S]*\): ChannelEvent!/);
+    for (const arg of ["selector: String", "token: String", "auth: String", "channelData: String"]) expect(subscription).toContain(arg);
   });
 });

@@ -3,7 +3,8 @@ import type { App, Limits } from "../config.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled } from "./apps.ts";
 import type { SubscriberQueue } from "./subscriber-queue.ts";
-import type { ChannelEvent, Connection } from "./types.ts";
+import { verifySubscriberToken } from "./auth-tokens.ts";
+import type { ChannelEvent, ConnectOptions, Connection, ConnectionUser } from "./types.ts";
 
 /** A connection as the core holds it: its subscriptions are the core's to add and remove. */
 export interface LiveConnection extends Connection {
@@ -12,9 +13,11 @@ export interface LiveConnection extends Connection {
 
 export interface ConnectionRegistry {
   /** Opens a connection of `app` (throws `TOO_MANY_CONNECTIONS` past the per-app limit). */
-  connect(app: App, transport: Connection["transport"]): LiveConnection;
+  connect(app: App, transport: Connection["transport"], options?: ConnectOptions): LiveConnection;
   count(appId?: string): number;
   all(): Iterable<LiveConnection>;
+  /** This instance's connections of `userId` in `appId` (token `sub`). */
+  ofUser(appId: string, userId: string): LiveConnection[];
 }
 
 export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPerApp">): ConnectionRegistry {
@@ -25,8 +28,14 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
   let socketCounter = 0;
 
   return {
-    connect(app, transport) {
+    connect(app, transport, options = {}) {
       assertEnabled(app);
+      let user: ConnectionUser | undefined;
+      if (options.token != null) {
+        const check = verifySubscriberToken(app.secret, options.token);
+        if (!check.ok) throw new HeraldError(ErrorCode.Forbidden, `Invalid connection token: ${check.reason}`);
+        user = { id: check.claims.sub, claims: check.claims };
+      }
       const open = perApp.get(app.id) ?? 0;
       if (open >= limits.maxConnectionsPerApp) {
         throw new HeraldError(ErrorCode.TooManyConnections, `App ${app.id} has reached ${limits.maxConnectionsPerApp} connections`, {
@@ -37,6 +46,7 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
       const subscriptions = new Set<SubscriberQueue<ChannelEvent>>();
       const connection: LiveConnection = {
         app,
+        user,
         socketId: `${socketPrefix}.${++socketCounter}`,
         transport,
         subscriptions,
@@ -44,6 +54,10 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
           if (!connections.delete(connection)) return;
           perApp.set(app.id, (perApp.get(app.id) ?? 1) - 1);
           for (const queue of [...subscriptions]) queue.return();
+        },
+        terminate(reason) {
+          if (options.onTerminate) options.onTerminate(reason);
+          connection.close();
         },
       };
       connections.add(connection);
@@ -53,5 +67,6 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
       return appId === undefined ? connections.size : (perApp.get(appId) ?? 0);
     },
     all: () => [...connections],
+    ofUser: (appId, userId) => [...connections].filter((c) => c.app.id === appId && c.user?.id === userId),
   };
 }

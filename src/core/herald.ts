@@ -1,15 +1,19 @@
 import type { App, Config } from "../config.ts";
-import type { Engine } from "../engine/types.ts";
+import type { Engine, StreamPosition } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
-import { createSubscribe } from "./subscribe.ts";
+import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
+import { createSubscribe, messageEvent } from "./subscribe.ts";
 import type {
   Caller,
   ChannelInfo,
+  ConnectOptions,
   Connection,
+  ChannelHistory,
   MessageStatus,
+  Presence,
   PublishInput,
   PublishOptions,
   PublishResult,
@@ -17,6 +21,9 @@ import type {
   SubscriptionStream,
 } from "./types.ts";
 import { validateChannelName, validateMessageId } from "./validation.ts";
+import { channelKind, validateMember } from "./channel-auth.ts";
+import { publishMemberEvent } from "./presence.ts";
+import { randomUUID } from "node:crypto";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -30,24 +37,46 @@ export interface HeraldCore {
   triggerBatch(caller: Caller, inputs: readonly PublishInput[], options?: PublishOptions): Promise<PublishResult[]>;
   channel(caller: Caller, name: string): Promise<ChannelInfo>;
   channels(caller: Caller, prefix: string, first: number): Promise<ChannelInfo[]>;
+  /** A channel's kept messages (oldest first) and current position; `since` reads only what came after. */
+  history(caller: Caller, channel: string, options: { limit: number; since?: StreamPosition | null }): Promise<ChannelHistory>;
+  /** Members of a presence channel, across every instance. */
+  presence(caller: Caller, channel: string): Promise<Presence>;
+  /** Closes every connection of `userId` (token `sub`) on every instance; see `TERMINATED_REASON`. */
+  terminateUserConnections(caller: Caller, userId: string): Promise<void>;
   /** Status `UNKNOWN` for an id never seen (or whose record expired). */
   messageStatus(caller: Caller, id: string): Promise<MessageStatus>;
+  /** Publishes later and/or repeatedly (see schedule.ts); status `SCHEDULED` with `nextRunAt`. */
+  schedule(caller: Caller, input: ScheduleInput): Promise<MessageStatus>;
+  /** Stops a schedule's future runs; `NOT_FOUND` when the id has no active schedule. */
+  cancelScheduled(caller: Caller, id: string): Promise<MessageStatus>;
   /** Opens a client connection of `app` (throws `TOO_MANY_CONNECTIONS` past the limit). */
-  connect(app: App, transport: Connection["transport"]): Connection;
+  connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
-  /** Stops taking work and ends every subscription (their streams complete). */
-  close(): void;
+  /** Starts listening for cross-instance control messages (user termination). */
+  start(): Promise<void>;
+  /**
+   * Stops taking work and ends every subscription (their streams complete) at once; resolves
+   * when the schedule runner has finished the runs in flight (the engine may then be closed).
+   */
+  close(): Promise<void>;
 }
 
-export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds">;
+/** Internal per-app channel for control messages between instances; `$` keeps it out of user names. */
+const CONTROL_CHANNEL = "$control";
+const TERMINATE_EVENT = "terminate_user_connections";
+export const TERMINATED_REASON = "Terminated by the app";
+
+export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize">;
 
 export interface CoreDeps {
   config: CoreConfig;
   engine: Engine;
   now?: () => Date;
+  /** Where failures of background work (presence cleanup, control messages) are reported. */
+  onError?: (error: unknown) => void;
 }
 
 /** Only a caller holding the app secret may publish or read state. */
@@ -63,22 +92,42 @@ export function requireBackend(caller: Caller): App {
   return assertEnabled(caller.app);
 }
 
-export function createHeraldCore({ config, engine, now = () => new Date() }: CoreDeps): HeraldCore {
+export function createHeraldCore({ config, engine, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
   const { limits } = config;
   const apps = createAppRegistry(config.apps);
   const connections = createConnectionRegistry(limits);
-  const countsFor = async (app: App, name: string) => {
-    const counts = await engine.channelCounts(app.id, name);
-    return { subscriptionCount: counts.subscriptionCount, userCount: undefined };
-  };
-  const publisher = createPublisher({ engine, limits, messageStatusTtlSeconds: config.messageStatusTtlSeconds, now, countsFor });
-  const subscribe = createSubscribe({ engine, limits, connections });
+  const publisher = createPublisher({
+    engine,
+    limits,
+    messageStatusTtlSeconds: config.messageStatusTtlSeconds,
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    now,
+    countsFor: channelInfo,
+  });
+  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError });
+  const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
+  const scheduler = createScheduler({ ...scheduleDeps, config: config.schedules, limits });
+  const scheduleRunner = createScheduleRunner({ ...scheduleDeps, apps: apps.all, config: config.schedules, onError });
+  const controlSubscriptions: { close(): Promise<void> }[] = [];
   let closing = false;
+
+  // Members whose instance died: one surviving instance reports them; tell their channels.
+  engine.presence.onExpired((appId, channel, members) => {
+    for (const member of members) publishMemberEvent(engine, appId, channel, "MEMBER_REMOVED", member).catch(onError);
+  });
 
   function assertOpen() {
     if (closing) throw new HeraldError(ErrorCode.ShuttingDown, "Herald is shutting down");
   }
-  const toChannelInfo = (name: string, subscriptionCount: number): ChannelInfo => ({ name, occupied: subscriptionCount > 0, subscriptionCount });
+
+  /** Counts of one channel; users only for presence channels. */
+  async function channelInfo(app: App, name: string): Promise<ChannelInfo> {
+    const [counts, members] = await Promise.all([
+      engine.channelCounts(app.id, name),
+      channelKind(name) === "presence" ? engine.presence.members(app.id, name) : undefined,
+    ]);
+    return { name, occupied: counts.subscriptionCount > 0, subscriptionCount: counts.subscriptionCount, userCount: members?.length };
+  }
 
   return {
     apps,
@@ -96,8 +145,7 @@ export function createHeraldCore({ config, engine, now = () => new Date() }: Cor
     },
     async channel(caller, name) {
       const app = requireBackend(caller);
-      const counts = await engine.channelCounts(app.id, validateChannelName(name, limits));
-      return toChannelInfo(counts.name, counts.subscriptionCount);
+      return channelInfo(app, validateChannelName(name, limits));
     },
     async channels(caller, prefix, first) {
       const app = requireBackend(caller);
@@ -107,28 +155,81 @@ export function createHeraldCore({ config, engine, now = () => new Date() }: Cor
       if (prefix.length > limits.maxChannelNameLength) {
         throw new HeraldError(ErrorCode.InvalidChannelName, "Prefix is longer than a channel name may be");
       }
-      const list = await engine.occupiedChannels(app.id, prefix, first);
-      return list.map((c) => toChannelInfo(c.name, c.subscriptionCount));
+      const list = await engine.occupiedChannels(app.id, prefix, first + 1);
+      // Internal channels ($control) are not channels a user can name.
+      const named = list.filter((c) => !c.name.startsWith("$")).slice(0, first);
+      return Promise.all(
+        named.map(async (c) =>
+          channelKind(c.name) === "presence" ? channelInfo(app, c.name) : { name: c.name, occupied: true, subscriptionCount: c.subscriptionCount },
+        ),
+      );
+    },
+    async history(caller, channel, { limit, since }) {
+      const app = requireBackend(caller);
+      const name = validateChannelName(channel, limits);
+      if (!Number.isInteger(limit) || limit < 0 || limit > config.historySize) {
+        throw new HeraldError(ErrorCode.BadRequest, `limit must be between 0 and ${config.historySize}`, { limit: config.historySize });
+      }
+      const result = await engine.history(app.id, name, { since: since ?? undefined, limit });
+      return { offset: result.offset, epoch: result.epoch, recoverable: result.recoverable, messages: result.messages.map(messageEvent) };
+    },
+    async presence(caller, channel) {
+      const app = requireBackend(caller);
+      const name = validateChannelName(channel, limits);
+      if (channelKind(name) !== "presence") {
+        throw new HeraldError(ErrorCode.BadRequest, `${name} is not a presence channel (presence channels start with presence-)`);
+      }
+      const members = await engine.presence.members(app.id, name);
+      return { channel: name, count: members.length, members };
+    },
+    async terminateUserConnections(caller, userId) {
+      assertOpen();
+      const app = requireBackend(caller);
+      validateMember(userId, null, limits);
+      await engine.publish(app.id, [
+        { id: randomUUID(), channel: CONTROL_CHANNEL, event: TERMINATE_EVENT, data: { userId }, headers: {}, publishedAt: now().toISOString() },
+      ], { history: false });
     },
     async messageStatus(caller, id) {
       const app = requireBackend(caller);
-      const record = await engine.getMessageStatus(app.id, validateMessageId(id, limits));
-      return record ?? { id, status: "UNKNOWN", channels: [], runs: 0 };
+      const valid = validateMessageId(id, limits);
+      const [scheduled, record] = await Promise.all([scheduler.status(app, valid), engine.getMessageStatus(app.id, valid)]);
+      return scheduled ?? record ?? { id, status: "UNKNOWN", channels: [], runs: 0 };
     },
-    connect(app, transport) {
+    async schedule(caller, input) {
       assertOpen();
-      return connections.connect(app, transport);
+      return scheduler.schedule(requireBackend(caller), input);
+    },
+    async cancelScheduled(caller, id) {
+      return scheduler.cancel(requireBackend(caller), id);
+    },
+    connect(app, transport, options) {
+      assertOpen();
+      return connections.connect(app, transport, options);
     },
     async subscribe(caller, args) {
       assertOpen();
       return subscribe(caller, args);
     },
     connectionCount: (appId) => connections.count(appId),
+    async start() {
+      scheduleRunner.start();
+      for (const app of apps.all) {
+        const subscription = await engine.subscribe(app.id, CONTROL_CHANNEL, (message) => {
+          if (message.event !== TERMINATE_EVENT) return;
+          const { userId } = message.data as { userId: string };
+          for (const connection of connections.ofUser(app.id, userId)) connection.terminate(TERMINATED_REASON);
+        });
+        controlSubscriptions.push(subscription);
+      }
+    },
     close() {
       closing = true;
+      for (const subscription of controlSubscriptions.splice(0)) subscription.close().catch(onError);
       for (const connection of connections.all()) {
         for (const queue of [...connection.subscriptions]) queue.end();
       }
+      return scheduleRunner.close();
     },
   };
 }

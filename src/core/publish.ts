@@ -22,12 +22,16 @@ export interface PreparedEvent {
   readonly publisherId: string | undefined;
   readonly excludeSocketId: string | undefined;
   readonly info: ReadonlySet<string>;
+  /** The caller chose the id: it is an idempotency key. */
+  readonly idSupplied: boolean;
 }
 
 export interface PublishDeps {
   engine: Engine;
   limits: Limits;
   messageStatusTtlSeconds: number;
+  /** A caller-supplied message id seen again within this window is not published again. */
+  idempotencyWindowSeconds: number;
   now: () => Date;
   /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
   countsFor(app: App, channel: string): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
@@ -39,10 +43,20 @@ export interface Publisher {
   /** Validates every input (a bad one rejects the whole batch, naming its index). */
   prepareBatch(inputs: readonly PublishInput[], options: PublishOptions): PreparedEvent[];
   /** Publishes prepared events in order and records their status. */
-  deliver(app: App, events: readonly PreparedEvent[]): Promise<PublishResult[]>;
+  deliver(app: App, events: readonly PreparedEvent[], options?: DeliverOptions): Promise<PublishResult[]>;
 }
 
-export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, countsFor }: PublishDeps): Publisher {
+export interface DeliverOptions {
+  /** False for a schedule's run: its status lives in the schedule store (see schedule.ts). */
+  readonly recordStatus?: boolean;
+  /**
+   * Skip events whose caller-supplied id was published within the idempotency window. Defaults
+   * to `recordStatus`: a schedule's runs publish the schedule's id every time, on purpose.
+   */
+  readonly deduplicate?: boolean;
+}
+
+export function createPublisher({ engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, now, countsFor }: PublishDeps): Publisher {
   function prepare(input: PublishInput, options: PublishOptions): PreparedEvent {
     if (!Array.isArray(input.channels)) throw new HeraldError(ErrorCode.BadRequest, "channels must be a list");
     const channels = validateChannelList(input.channels, limits);
@@ -55,7 +69,8 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, 
     if (publisherId !== undefined && (typeof publisherId !== "string" || publisherId.length > 200)) {
       throw new HeraldError(ErrorCode.BadRequest, "publisherId must be a string of at most 200 characters");
     }
-    return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info: new Set(input.info ?? []) };
+    const info = new Set(input.info ?? []);
+    return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null };
   }
 
   return {
@@ -78,8 +93,12 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, 
         }
       });
     },
-    async deliver(app, events) {
+    async deliver(app, all, { recordStatus = true, deduplicate = recordStatus } = {}) {
       const publishedAt = now().toISOString();
+      const fresh = await Promise.all(
+        all.map((e) => (deduplicate && e.idSupplied ? engine.claimMessageId(app.id, e.id, idempotencyWindowSeconds) : true)),
+      );
+      const events = all.filter((_, i) => fresh[i]);
       const messages: ChannelMessage[] = events.flatMap((e) =>
         e.channels.map((channel) => ({
           id: e.id,
@@ -94,7 +113,7 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, 
       );
       await engine.publish(app.id, messages);
       await Promise.all(
-        events.map((e) =>
+        (recordStatus ? events : []).map((e) =>
           engine.putMessageStatus(
             app.id,
             { id: e.id, status: "PUBLISHED", channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt },
@@ -103,11 +122,17 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, now, 
         ),
       );
       return Promise.all(
-        events.map(async (e) => ({
-          id: e.id,
-          publishedAt,
-          channels: e.info.size === 0 ? [] : await Promise.all(e.channels.map((name) => infoFor(app, name, e.info))),
-        })),
+        all.map(async (e, i) => {
+          const duplicate = !fresh[i];
+          // A duplicate reports when the original was published, if its status is still kept.
+          const original = duplicate ? await engine.getMessageStatus(app.id, e.id) : undefined;
+          return {
+            id: e.id,
+            publishedAt: original?.publishedAt ?? publishedAt,
+            duplicate,
+            channels: e.info.size === 0 ? [] : await Promise.all(e.channels.map((name) => infoFor(app, name, e.info))),
+          };
+        }),
       );
     },
   };

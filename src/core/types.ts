@@ -1,6 +1,8 @@
 import type { App } from "../config.ts";
-import type { ChannelMessage, MessageStatusCode } from "../engine/types.ts";
+import type { ChannelMessage, MessageStatusCode, StreamPosition } from "../engine/types.ts";
 import type { HeraldError } from "../errors.ts";
+import type { SubscriberClaims } from "./auth-tokens.ts";
+import type { ChannelGrant, Member } from "./channel-auth.ts";
 import type { SubscriberQueue } from "./subscriber-queue.ts";
 
 /** What a surface hands the core about who is calling. */
@@ -12,15 +14,33 @@ export type Caller =
   /** Identified by the app key only: may subscribe to what the app allows. */
   | { readonly role: "subscriber"; readonly app: App; readonly connection?: Connection | undefined };
 
+/** Who a connection is, from the token it was opened with. */
+export interface ConnectionUser {
+  /** The token's `sub`, when it has one. */
+  readonly id: string | undefined;
+  readonly claims: SubscriberClaims;
+}
+
 /** One client connection (a WebSocket, or one SSE request). */
 export interface Connection {
   readonly app: App;
+  readonly user: ConnectionUser | undefined;
   /** Pusher-shaped (`<digits>.<digits>`) so Pusher SDKs accept it as `socket_id`. */
   readonly socketId: string;
   readonly transport: "ws" | "sse";
   readonly subscriptions: ReadonlySet<SubscriberQueue<ChannelEvent>>;
   /** Ends every subscription of the connection and releases its slot. Idempotent. */
   close(): void;
+  /** Closes the connection on behalf of the app (terminateUserConnections); the transport says how. */
+  terminate(reason: string): void;
+}
+
+/** What a transport hands `connect`. */
+export interface ConnectOptions {
+  /** A subscriber JWT (connectionParams.token); invalid → FORBIDDEN. */
+  readonly token?: unknown;
+  /** How the transport ends this connection when the app terminates it. */
+  readonly onTerminate?: (reason: string) => void;
 }
 
 export type PublishInfo = "subscriptionCount" | "userCount";
@@ -42,6 +62,12 @@ export interface PublishOptions {
   readonly maxPayloadBytes?: number;
 }
 
+export interface Presence {
+  readonly channel: string;
+  readonly count: number;
+  readonly members: readonly Member[];
+}
+
 export interface ChannelInfo {
   readonly name: string;
   readonly occupied: boolean;
@@ -53,21 +79,27 @@ export interface ChannelInfo {
 export interface PublishResult {
   readonly id: string;
   readonly publishedAt: string;
+  /** The id was already published within the idempotency window: nothing was sent again. */
+  readonly duplicate: boolean;
   /** Per-channel counts, present only for the `info` asked for. */
   readonly channels: readonly Partial<ChannelInfo>[];
 }
 
-export type ChannelEventKind = "MESSAGE" | "SUBSCRIBED";
+export type ChannelEventKind = "MESSAGE" | "SUBSCRIBED" | "MEMBER_ADDED" | "MEMBER_REMOVED";
 
 /** What a subscription yields. */
-export interface ChannelEvent extends Omit<ChannelMessage, "id" | "excludeSocketId" | "publishedAt"> {
+export interface ChannelEvent extends Omit<ChannelMessage, "kind" | "id" | "excludeSocketId" | "publishedAt"> {
   readonly kind: ChannelEventKind;
   readonly id: string | null;
   readonly publishedAt: string | null;
+  /** SUBSCRIBED with `since`: whether every message after that position will be delivered. */
+  readonly recovered?: boolean | undefined;
 }
 
-export interface SubscribeArgs {
+export interface SubscribeArgs extends ChannelGrant {
   readonly name: string;
+  /** Resume: replay every message after this position, then continue live (no gap, no duplicate). */
+  readonly since?: StreamPosition | null | undefined;
   /** SQL-92-style condition over message headers (see selector.ts); only matches are delivered. */
   readonly selector?: string | null | undefined;
 }
@@ -83,4 +115,16 @@ export interface MessageStatus {
   readonly lastPublishedAt?: string | undefined;
   readonly nextRunAt?: string | undefined;
   readonly errorMessage?: string | undefined;
+  /** Scheduled messages: seconds between runs, and when repeating ends. */
+  readonly repeatEvery?: number | undefined;
+  readonly repeatExpiresAt?: string | undefined;
+}
+
+export interface ChannelHistory {
+  /** The channel's current position: the last offset and the stream's epoch. */
+  readonly offset: number;
+  readonly epoch: string;
+  /** False when `since` can no longer be served (trimmed, expired, or another epoch). */
+  readonly recoverable: boolean;
+  readonly messages: readonly ChannelEvent[];
 }

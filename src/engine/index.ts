@@ -5,20 +5,22 @@ import type { Engine } from "./types.ts";
 
 export type { Engine } from "./types.ts";
 
-export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs">;
+export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds">;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
 export async function createEngine(config: EngineConfig, onError: (error: Error) => void): Promise<Engine> {
   const kind = config.redisUrl === undefined ? "memory" : "redis";
   switch (kind) {
     case "memory":
-      return createMemoryEngine();
+      return createMemoryEngine({ historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds });
     case "redis":
       return createRedisEngine({
         url: config.redisUrl!,
         prefix: config.redisPrefix,
         heartbeatMs: config.instanceHeartbeatMs,
         instanceTtlMs: config.instanceTtlMs,
+        historySize: config.historySize,
+        historyTtlSeconds: config.historyTtlSeconds,
         onError,
       });
     default: {

@@ -6,28 +6,45 @@ import type {
   MessageListener,
   MessageStatusRecord,
 } from "./types.ts";
+import { createMemoryPresence } from "./memory-presence.ts";
+import { createMemorySchedules } from "./memory-schedules.ts";
+import { createMemoryHistory, type MemoryHistoryOptions } from "./memory-history.ts";
+import { withoutPosition } from "./channel-message.ts";
 
 /**
  * The embedded engine: everything in this process's memory. Delivery is synchronous inside
  * `publish`, which gives ordering and no-loss-after-subscribe for free.
  */
-export function createMemoryEngine(options: { now?: () => number } = {}): Engine {
+export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
   const { now = Date.now } = options;
+  const history = createMemoryHistory({ ...options, now });
   /** `${appId}\0${channel}` → listeners; a key exists only while it has listeners. */
   const channels = new Map<string, Set<MessageListener>>();
   const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
+  const presence = createMemoryPresence();
 
   return {
     kind: "memory",
+    presence,
+    schedules: createMemorySchedules({ now }),
 
-    async publish(appId, messages) {
+    async publish(appId, messages, { history: append = true } = {}) {
       for (const message of messages) {
+        const delivered = append ? history.append(appId, message) : withoutPosition(message);
         const listeners = channels.get(keyOf(appId, message.channel));
         if (!listeners) continue;
         // Copy: a listener may unsubscribe (or subscribe another) while we iterate.
-        for (const listener of [...listeners]) listener(message);
+        for (const listener of [...listeners]) listener(delivered);
       }
+    },
+
+    async history(appId, channel, options) {
+      return history.read(appId, channel, options);
+    },
+
+    async claimMessageId(appId, id, windowSeconds) {
+      return history.claim(appId, id, windowSeconds);
     },
 
     async subscribe(appId, channel, listener) {
@@ -80,6 +97,8 @@ export function createMemoryEngine(options: { now?: () => number } = {}): Engine
     async close() {
       channels.clear();
       statuses.clear();
+      presence.clear();
+      history.clear();
     },
   };
 }

@@ -1,6 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import { Redis, type RedisOptions } from "ioredis";
+import { createRedisPresence } from "./redis-presence.ts";
+import { createRedisSchedules } from "./redis-schedules.ts";
+import { createRedisHistory } from "./redis-history.ts";
+import { isChannelMessage, withoutPosition } from "./channel-message.ts";
 import type {
   ChannelCounts,
   ChannelMessage,
@@ -18,6 +22,10 @@ export interface RedisEngineOptions {
   heartbeatMs?: number;
   /** An instance whose heartbeat is older than this no longer counts. */
   instanceTtlMs?: number;
+  /** Messages kept per channel. */
+  historySize?: number;
+  /** A channel's history expires this long after its last publish. */
+  historyTtlSeconds?: number;
   onError?: (error: Error) => void;
   now?: () => number;
 }
@@ -28,9 +36,14 @@ export interface RedisEngineOptions {
  * Keys (hash tags keep a channel's keys in one Redis Cluster slot):
  * - `herald:{app:channel}`          pub/sub channel of that Herald channel (not a key)
  * - `herald:{app:channel}:subs`     hash instanceId → live subscriptions on that instance
+ * - `herald:{app:channel}:history`  stream of the last messages, entry id `<offset>-0` (redis-history.ts)
+ * - `herald:{app:channel}:meta`     hash `epoch`, `offset` (last assigned) of that stream
+ * - `herald:{app}:dedup:<id>`       claimed message id, with the idempotency window as TTL
  * - `herald:{app}:channels`         set of channel names that may be occupied (pruned lazily)
  * - `herald:{app}:status:<id>`      JSON message status record, with a TTL
  * - `herald:instances`              sorted set instanceId → last heartbeat (ms)
+ * - presence keys: see redis-presence.ts
+ * - schedule keys (`herald:{app}:schedules`, `herald:{app}:schedule:<id>`): see redis-schedules.ts
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
   const {
@@ -48,7 +61,18 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   for (const client of [publisher, subscriber]) client.on("error", onError);
   await Promise.all([publisher.connect(), subscriber.connect()]);
 
+  // RedisPubSub fires UNSUBSCRIBE without handling its promise: while Redis is down that would
+  // be an unhandled rejection (and a crash). Handle it here, once, for every caller.
+  for (const method of ["unsubscribe", "punsubscribe"] as const) {
+    const original = subscriber[method].bind(subscriber) as (...args: unknown[]) => Promise<unknown>;
+    (subscriber as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const result = original(...args);
+      result.catch((error: Error) => onError(error));
+      return result;
+    };
+  }
   const pubsub = new RedisPubSub({ publisher, subscriber });
+  const history = createRedisHistory(publisher, { prefix, historySize: options.historySize, historyTtlSeconds: options.historyTtlSeconds, onError });
   const channelTopic = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}`;
   const subsKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}:subs`;
   const channelsKey = (appId: string) => `${prefix}{${appId}}:channels`;
@@ -63,13 +87,26 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   await beat();
   const heartbeat = setInterval(() => {
     beat().catch(onError);
-    // Forget instances dead for long; their counter fields are pruned when read.
-    publisher.zremrangebyscore(instancesKey, "-inf", now() - 10 * instanceTtlMs).catch(onError);
+    reapDeadInstances().catch(onError);
   }, heartbeatMs);
   heartbeat.unref();
 
   async function liveInstances(): Promise<Set<string>> {
     return new Set(await publisher.zrangebyscore(instancesKey, now() - instanceTtlMs, "+inf"));
+  }
+
+  const presence = createRedisPresence({ redis: publisher, prefix, instanceId, liveInstances, onError });
+
+  /**
+   * An instance whose heartbeat is older than the TTL died without cleaning up. Whoever removes
+   * it from the instance set (ZREM is atomic: exactly one instance) reaps its presence members;
+   * its counter fields are pruned when next read.
+   */
+  async function reapDeadInstances() {
+    const dead = await publisher.zrangebyscore(instancesKey, "-inf", `(${now() - instanceTtlMs}`);
+    for (const id of dead) {
+      if ((await publisher.zrem(instancesKey, id)) === 1) await presence.reap(id);
+    }
   }
 
   /** Sums a channel's per-instance counters, pruning fields of dead instances. */
@@ -87,10 +124,21 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
   return {
     kind: "redis",
+    presence,
+    schedules: createRedisSchedules(publisher, prefix),
 
-    async publish(appId, messages) {
+    async publish(appId, messages, { history: append = true } = {}) {
+      if (append) return history.append(appId, messages);
       // Auto-pipelining keeps these in call order on the one publisher connection.
-      await Promise.all(messages.map((m) => pubsub.publish(channelTopic(appId, m.channel), m)));
+      await Promise.all(messages.map((m) => pubsub.publish(channelTopic(appId, m.channel), withoutPosition(m))));
+    },
+
+    async history(appId, channel, options) {
+      return history.read(appId, channel, options);
+    },
+
+    async claimMessageId(appId, id, windowSeconds) {
+      return history.claim(appId, id, windowSeconds);
     },
 
     async subscribe(appId, channel, listener) {
@@ -170,6 +218,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       closed = true;
       clearInterval(heartbeat);
       await Promise.allSettled([...open].map((s) => s.close()));
+      // Members of connections that did not leave (they normally do, as the core closes them).
+      await presence.reap(instanceId).catch(onError);
       await publisher.zrem(instancesKey, instanceId).catch(onError);
       await pubsub.close().catch(onError);
     },
@@ -178,18 +228,5 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => "\\" + c);
-}
-
-function isChannelMessage(value: unknown): value is ChannelMessage {
-  if (typeof value !== "object" || value === null) return false;
-  const m = value as Record<string, unknown>;
-  return (
-    typeof m.id === "string" &&
-    typeof m.channel === "string" &&
-    typeof m.event === "string" &&
-    typeof m.publishedAt === "string" &&
-    typeof m.headers === "object" &&
-    m.headers !== null
-  );
 }
 

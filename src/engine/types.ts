@@ -1,11 +1,33 @@
 /**
  * The engine contract: what `core/` needs from a broker and a store. Two implementations sit
  * side by side — `memory.ts` (one process) and `redis.ts` (any number of instances on one Redis)
- * — and one contract test suite (`test/engine-contract.test.ts`) runs against both.
+ * — and one contract test suite (`test/engine-contract.test.ts`, `test/engine-history-contract.test.ts`)
+ * runs against both.
  *
  * Guarantees every engine gives:
  * - Ordering: messages a caller publishes to one channel, in one `publish` call or in calls it
- *   awaited one after another, reach every subscriber of that channel in that order.
+ *   awaited one after another, reach every subscriber of that channel in that order. Across
+ *   callers and instances, every subscriber of a channel receives its history messages in offset
+ *   order, the order in which they were appended.
+ * - Offsets: each message appended to a channel's history gets the next offset (1, 2, 3, … with
+ *   no gap) and the stream's `epoch`; the subscriber receives the message with both, and
+ *   `history` returns it with the same fields. Assigning the offset, appending and fanning out
+ *   are one atomic step, so a reader that subscribes first and then reads `history` misses
+ *   nothing in between: it gets every later offset live. It must drop live offsets it already
+ *   has for as long as they come, not only while draining a buffer: on Redis, live messages
+ *   travel on another connection and may arrive after `history` already returned them.
+ *   Messages published with `history: false` get no offset and are only fanned out.
+ * - Bounded history: a channel keeps its last `historySize` messages, for `historyTtlSeconds`
+ *   after its last publish; then the whole stream expires.
+ * - Epochs: the epoch changes whenever the stream's history is lost (expired, or the store lost
+ *   it); offsets then restart at 1. Within one epoch an offset names one message forever.
+ *   A channel that has no stream gets a fresh epoch at offset 0 when it is first read, kept
+ *   until it expires, so a position read before the first publish stays resumable.
+ * - Recoverable: `history(since)` returns every message after `since` (up to `limit`; read again
+ *   from the last one for more) or says `recoverable: false` — another epoch, or messages after
+ *   it no longer retained — and never silently skips.
+ * - Idempotency: `claimMessageId` says true once per app and id within the window, on any
+ *   instance.
  * - No loss after subscribe: once `subscribe` resolves, the broker has confirmed the
  *   subscription, and every message published to the channel after that (on any instance) is
  *   handed to the listener, exactly once.
@@ -15,9 +37,12 @@
  * - Counts: `channelInfo` / `channels` count live subscriptions on every instance; an instance
  *   that died without cleaning up stops counting once its heartbeat is older than the TTL.
  */
+import type { ScheduleStore } from "./schedule-types.ts";
 
 /** One message on one channel, as it travels through the broker. */
 export interface ChannelMessage {
+  /** Presence events; absent for ordinary messages. */
+  readonly kind?: "MEMBER_ADDED" | "MEMBER_REMOVED" | undefined;
   readonly id: string;
   readonly channel: string;
   readonly event: string;
@@ -29,6 +54,42 @@ export interface ChannelMessage {
   readonly publishedAt: string;
   /** Not stored: the connection that must not receive this message (Pusher `socket_id`). */
   readonly excludeSocketId?: string | undefined;
+  /** Set by the engine on publish: position in the channel's history (absent with `history: false`). */
+  readonly offset?: number | undefined;
+  /** Set by the engine on publish, with `offset`: the generation of the channel's history stream. */
+  readonly epoch?: string | undefined;
+}
+
+export interface EnginePublishOptions {
+  /** Append to the channel's history and assign an offset (default true); false only fans out. */
+  readonly history?: boolean | undefined;
+}
+
+/** A position in a channel's history: the last offset a client has, and the stream it came from. */
+export interface StreamPosition {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+export interface HistoryOptions {
+  /** Messages after this position; without it, the latest messages. */
+  readonly since?: StreamPosition | undefined;
+  /** At most this many messages (the oldest ones after `since`, or the latest ones without it). */
+  readonly limit: number;
+}
+
+export interface HistoryResult {
+  /** Oldest first, exactly as they were delivered live (same fields, offset and epoch). */
+  readonly messages: ChannelMessage[];
+  /** The channel's current position: the offset of its last message (0 when empty) and its epoch. */
+  readonly offset: number;
+  readonly epoch: string;
+  /**
+   * False when `since` can no longer be served: another epoch, an offset the stream never had,
+   * or messages after it already trimmed or expired. `messages` is then empty. Always true
+   * without `since`.
+   */
+  readonly recoverable: boolean;
 }
 
 export type MessageListener = (message: ChannelMessage) => void;
@@ -41,6 +102,36 @@ export interface EngineSubscription {
 export interface ChannelCounts {
   readonly name: string;
   readonly subscriptionCount: number;
+}
+
+export interface PresenceMember {
+  readonly userId: string;
+  /** Any JSON the backend attached to the user. */
+  readonly info: unknown;
+}
+
+/** Called with the members that left because their instance died (see `PresenceStore`). */
+export type ExpiredMembersListener = (appId: string, channel: string, members: readonly PresenceMember[]) => void;
+
+/**
+ * Who is in each presence channel. A member is a user; one user may be present through several
+ * connections and is present until the last one leaves.
+ *
+ * Guarantees: membership is shared by every instance; `join`/`leave` say whether the user's
+ * presence changed, so exactly one MEMBER_ADDED / MEMBER_REMOVED is published per change (from
+ * the instance that caused it); an instance that dies without leaving stops counting once its
+ * heartbeat is older than the instance TTL, and one surviving instance reports its members as
+ * expired through `onExpired` (reaped by heartbeats, never by asking every instance).
+ * The member limit is checked before adding; concurrent joins on several instances may pass it
+ * by a few.
+ */
+export interface PresenceStore {
+  join(appId: string, channel: string, socketId: string, member: PresenceMember, maxMembers: number): Promise<"added" | "present" | "full">;
+  /** True when that was the user's last connection in the channel. */
+  leave(appId: string, channel: string, socketId: string, userId: string): Promise<boolean>;
+  /** Distinct present users, by user id. */
+  members(appId: string, channel: string): Promise<PresenceMember[]>;
+  onExpired(listener: ExpiredMembersListener): void;
 }
 
 export type MessageStatusCode = "SCHEDULED" | "PUBLISHED" | "CANCELLED" | "FAILED";
@@ -58,9 +149,25 @@ export interface MessageStatusRecord {
 
 export interface Engine {
   readonly kind: "memory" | "redis";
+  readonly presence: PresenceStore;
+  /** Delayed and repeating publications (guarantees in schedule-types.ts). */
+  readonly schedules: ScheduleStore;
 
-  /** Fans the messages out to their channels' subscribers on every instance, in array order. */
-  publish(appId: string, messages: readonly ChannelMessage[]): Promise<void>;
+  /**
+   * Appends each message to its channel's history (unless `options.history` is false), sets its
+   * `offset` and `epoch`, and fans it out to the channel's subscribers on every instance, in
+   * array order per channel.
+   */
+  publish(appId: string, messages: readonly ChannelMessage[], options?: EnginePublishOptions): Promise<void>;
+
+  /** Reads a channel's history and its current position (see `HistoryResult`). */
+  history(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
+
+  /**
+   * True the first time `id` is claimed in this app within `windowSeconds` (on any instance),
+   * false while the claim lasts. The core claims a caller-supplied message id before publishing.
+   */
+  claimMessageId(appId: string, id: string, windowSeconds: number): Promise<boolean>;
 
   /** Resolves once the broker confirmed the subscription (see the guarantees above). */
   subscribe(appId: string, channel: string, listener: MessageListener): Promise<EngineSubscription>;

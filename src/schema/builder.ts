@@ -8,6 +8,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     JSON: { Input: unknown; Output: unknown };
     DateTime: { Input: Date; Output: Date | string };
+    Offset: { Input: number; Output: number };
   };
 }>({
   // Non-null unless a field says otherwise: clients can rely on what the schema promises.

@@ -1,13 +1,25 @@
 import type { ChannelEvent } from "../core/types.ts";
 import { HeraldError } from "../errors.ts";
+import type { Member } from "../core/channel-auth.ts";
 import { builder } from "./builder.ts";
+import { MemberRef } from "./presence.ts";
 
 const ChannelEventKind = builder.enumType("ChannelEventKind", {
   description: "What a `ChannelEvent` reports.",
   values: {
     SUBSCRIBED: { description: "First event of every subscription: from here on nothing published is missed." },
     MESSAGE: { description: "A published message." },
+    MEMBER_ADDED: { description: "Presence channels: a user joined (`member`); not sent to the joining connection." },
+    MEMBER_REMOVED: { description: "Presence channels: a user's last connection left (`member`)." },
   } as const,
+});
+
+export const ChannelPositionRef = builder.inputType("ChannelPosition", {
+  description: "A position in a channel's history.",
+  fields: (t) => ({
+    offset: t.field({ type: "Offset", required: true }),
+    epoch: t.string({ required: true }),
+  }),
 });
 
 export const ChannelEventRef = builder.objectRef<ChannelEvent>("ChannelEvent").implement({
@@ -21,6 +33,18 @@ export const ChannelEventRef = builder.objectRef<ChannelEvent>("ChannelEvent").i
     headers: t.expose("headers", { type: "JSON", description: "String → string map." }),
     publisherId: t.exposeString("publisherId", { nullable: true }),
     publishedAt: t.expose("publishedAt", { type: "DateTime", nullable: true }),
+    offset: t.expose("offset", { type: "Offset", nullable: true, description: "Position in the channel's history (messages, and SUBSCRIBED with `since`)." }),
+    epoch: t.exposeString("epoch", { nullable: true, description: "The history stream the offset belongs to." }),
+    recovered: t.exposeBoolean("recovered", {
+      nullable: true,
+      description: "SUBSCRIBED with `since`: true when every message after that position follows; false when it could not be served (trimmed, expired, other epoch).",
+    }),
+    member: t.field({
+      type: MemberRef,
+      nullable: true,
+      description: "The user of a MEMBER_ADDED / MEMBER_REMOVED event.",
+      resolve: (e) => (e.kind === "MEMBER_ADDED" || e.kind === "MEMBER_REMOVED" ? (e.data as Member) : null),
+    }),
   }),
 });
 
@@ -34,8 +58,17 @@ builder.subscriptionFields((t) => ({
       selector: t.arg.string({
         description: "Deliver only messages whose headers match, e.g. `city = 'Tokyo' AND temperature > 30` (SQL-92 subset).",
       }),
+      token: t.arg.string({
+        description: "Subscriber JWT for private-/presence-/#server-to-user- channels (overrides connectionParams.token).",
+      }),
+      auth: t.arg.string({ description: "Pusher auth string `<key>:<signature>` for private- and presence- channels." }),
+      channelData: t.arg.string({ description: "Pusher presence channel_data JSON, signed by `auth`." }),
+      since: t.arg({
+        type: ChannelPositionRef,
+        description: "Resume after this position (the offset and epoch of the last message you have): replay, then live, no gap, no duplicate.",
+      }),
     },
-    subscribe: (_root, { name, selector }, { herald, caller }) => herald.subscribe(caller, { name, selector }),
+    subscribe: (_root, args, { herald, caller }) => herald.subscribe(caller, args),
     // A stream ends with a HeraldError as its last value (e.g. SLOW_CONSUMER): raise it here so
     // the client gets an ordinary GraphQL error before completion.
     resolve: (event: ChannelEvent | HeraldError) => {

@@ -1,5 +1,15 @@
-import type { ChannelInfo } from "../core/types.ts";
+import type { ChannelHistory, ChannelInfo } from "../core/types.ts";
+import { ChannelEventRef, ChannelPositionRef } from "./channel-event.ts";
 import { builder } from "./builder.ts";
+
+const ChannelHistoryRef = builder.objectRef<ChannelHistory>("ChannelHistory").implement({
+  fields: (t) => ({
+    offset: t.expose("offset", { type: "Offset", description: "The last offset assigned." }),
+    epoch: t.exposeString("epoch"),
+    recoverable: t.exposeBoolean("recoverable", { description: "False when `since` can no longer be served." }),
+    messages: t.expose("messages", { type: [ChannelEventRef] }),
+  }),
+});
 
 export const ChannelRef = builder.objectRef<ChannelInfo>("Channel").implement({
   description: "The live state of one channel, across every Herald instance.",
@@ -7,6 +17,16 @@ export const ChannelRef = builder.objectRef<ChannelInfo>("Channel").implement({
     name: t.exposeString("name"),
     occupied: t.exposeBoolean("occupied", { description: "True while the channel has at least one subscription." }),
     subscriptionCount: t.exposeInt("subscriptionCount"),
+    userCount: t.exposeInt("userCount", { nullable: true, description: "Distinct users; presence channels only." }),
+    history: t.field({
+      type: ChannelHistoryRef,
+      description: "Messages the channel keeps, oldest first, and its current position.",
+      args: {
+        limit: t.arg.int({ defaultValue: 100 }),
+        since: t.arg({ type: ChannelPositionRef, description: "Only what came after this position." }),
+      },
+      resolve: (channel, { limit, since }, { herald, caller }) => herald.history(caller, channel.name, { limit: limit ?? 100, since }),
+    }),
   }),
 });
 

@@ -1,10 +1,12 @@
 import { lexicographicSortSchema, type GraphQLSchema } from "graphql";
 import { builder } from "./builder.ts";
 import "./scalars.ts";
+import "./presence.ts";
 import "./channel.ts";
 import "./channel-event.ts";
 import "./publish.ts";
 import "./message-status.ts";
+import "./schedule.ts";
 
 builder.queryType({});
 builder.mutationType({});

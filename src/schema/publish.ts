@@ -34,6 +34,9 @@ const PublishResultRef = builder.objectRef<PublishResult>("PublishResult").imple
   fields: (t) => ({
     id: t.exposeID("id"),
     publishedAt: t.expose("publishedAt", { type: "DateTime" }),
+    duplicate: t.exposeBoolean("duplicate", {
+      description: "True when this id was already published within the idempotency window: nothing was sent again.",
+    }),
     channels: t.expose("channels", {
       type: [ChannelPublishInfo],
       description: "Per-channel counts when `info` asked for them; empty otherwise.",

@@ -23,3 +23,20 @@ function parseDate(value: unknown): Date {
   if (!date || Number.isNaN(date.getTime())) throw new GraphQLError(`Not a date-time: ${JSON.stringify(value)}`);
   return date;
 }
+
+builder.scalarType("Offset", {
+  description: "A position in a channel's history: a non-negative integer (up to 2^53, beyond Int's 32 bits).",
+  serialize: (value) => value,
+  parseValue: (value) => parseOffset(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT) throw new GraphQLError("Offset must be a non-negative integer");
+    return parseOffset(Number(ast.value));
+  },
+});
+
+function parseOffset(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new GraphQLError(`Not an offset: ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -7,10 +7,12 @@ import { CloseCode as GraphQLWsCloseCode } from "graphql-ws";
 export enum HeraldCloseCode {
   /** Server shutting down (SIGTERM): reconnect, another instance will take you. */
   GoingAway = 1001,
-  /** Unknown app key, disabled app, or missing key in `connectionParams`. */
+  /** Unknown app key, disabled app, missing key, or an invalid `connectionParams.token`. */
   Forbidden = GraphQLWsCloseCode.Forbidden,
   /** The app reached `HERALD_MAX_CONNECTIONS_PER_APP` on this instance. */
   TooManyConnections = 4029,
   /** The client did not answer pings; the connection was presumed dead. */
   PingTimeout = 4030,
+  /** The app's backend terminated this user's connections (terminateUserConnections). */
+  Terminated = 4031,
 }

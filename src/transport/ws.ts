@@ -51,7 +51,11 @@ export function useGraphqlWs({
         const app = key === undefined ? undefined : herald.apps.byKey(key);
         if (!app) return false; // graphql-ws closes with 4403 Forbidden
         try {
-          const connection = herald.connect(app, "ws");
+          const socket = ctx.extra.socket;
+          const connection = herald.connect(app, "ws", {
+            token: params.token,
+            onTerminate: (reason) => socket.close(HeraldCloseCode.Terminated, reason),
+          });
           connections.set(ctx.extra.socket, connection);
           return { socketId: connection.socketId };
         } catch (error) {

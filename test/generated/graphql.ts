@@ -6,6 +6,10 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 /** What a `ChannelEvent` reports. */
 export type ChannelEventKind =
+  /** Presence channels: a user joined (`member`); not sent to the joining connection. */
+  | 'MEMBER_ADDED'
+  /** Presence channels: a user's last connection left (`member`). */
+  | 'MEMBER_REMOVED'
   /** A published message. */
   | 'MESSAGE'
   /** First event of every subscription: from here on nothing published is missed. */
@@ -16,11 +20,22 @@ export type ChannelInfoField =
   | 'SUBSCRIPTION_COUNT'
   | 'USER_COUNT';
 
+/** A position in a channel's history. */
+export type ChannelPosition = {
+  epoch: string;
+  offset: number;
+};
+
 export type MessageStatusCode =
+  /** A schedule cancelled with `cancelScheduled`; no run follows. */
   | 'CANCELLED'
+  /** A run could not be published and the schedule stopped; see `errorMessage`. */
   | 'FAILED'
+  /** Published; for a schedule, its last run was. */
   | 'PUBLISHED'
+  /** Runs remain (a repeating message stays SCHEDULED between runs). */
   | 'SCHEDULED'
+  /** No message with this id, or its status expired. */
   | 'UNKNOWN';
 
 /** One event to publish to 1..100 channels. */
@@ -39,6 +54,26 @@ export type PublishInput = {
   /** Counts to return per channel. */
   info?: Array<ChannelInfoField> | null | undefined;
   publisherId?: string | null | undefined;
+};
+
+/** One event to publish later and/or repeatedly: the publish fields, then when. Runs fire on the cadence `publishAt + k * repeatEvery` until `repeatExpiresAt`; runs missed while no Herald instance was up collapse into one catch-up publish, then the cadence resumes. */
+export type ScheduleInput = {
+  channels: Array<string>;
+  /** Any JSON value; a string stays a string. */
+  data?: unknown;
+  /** Event name (default `message`). */
+  event?: string | null | undefined;
+  /** String → string map; subscribers' selectors filter on it. */
+  headers?: unknown;
+  /** Message id; generated when absent. Scheduling an id the app already has returns that schedule. */
+  id?: string | number | null | undefined;
+  /** First run; not in the past. */
+  publishAt: string;
+  publisherId?: string | null | undefined;
+  /** Seconds between runs (at least `HERALD_SCHEDULE_MIN_REPEAT_SECONDS`, default 1). */
+  repeatEvery?: number | null | undefined;
+  /** No run after this time; needs `repeatEvery`, not before `publishAt`. */
+  repeatExpiresAt?: string | null | undefined;
 };
 
 export type ChannelQueryVariables = Exact<{
@@ -66,17 +101,51 @@ export type MessageStatusQuery = { messageStatus: { id: string, status: MessageS
 export type OnChannelSubscriptionVariables = Exact<{
   name: string;
   selector?: string | null | undefined;
+  token?: string | null | undefined;
+  auth?: string | null | undefined;
+  channelData?: string | null | undefined;
+  since?: ChannelPosition | null | undefined;
 }>;
 
 
-export type OnChannelSubscription = { channel: { kind: ChannelEventKind, id: string | null, channel: string, event: string, data: unknown, headers: unknown, publisherId: string | null, publishedAt: string | null } };
+export type OnChannelSubscription = { channel: { kind: ChannelEventKind, offset: number | null, epoch: string | null, recovered: boolean | null, id: string | null, channel: string, event: string, data: unknown, headers: unknown, publisherId: string | null, publishedAt: string | null, member: { userId: string, info: unknown } | null } };
+
+export type PresenceQueryVariables = Exact<{
+  channel: string;
+}>;
+
+
+export type PresenceQuery = { presence: { channel: string, count: number, members: Array<{ userId: string, info: unknown }> } };
+
+export type ChannelUsersQueryVariables = Exact<{
+  name: string;
+}>;
+
+
+export type ChannelUsersQuery = { channel: { name: string, occupied: boolean, subscriptionCount: number, userCount: number | null } };
+
+export type TerminateUserConnectionsMutationVariables = Exact<{
+  userId: string | number;
+}>;
+
+
+export type TerminateUserConnectionsMutation = { terminateUserConnections: boolean };
+
+export type ChannelHistoryQueryVariables = Exact<{
+  name: string;
+  limit?: number | null | undefined;
+  since?: ChannelPosition | null | undefined;
+}>;
+
+
+export type ChannelHistoryQuery = { channel: { name: string, history: { offset: number, epoch: string, recoverable: boolean, messages: Array<{ kind: ChannelEventKind, id: string | null, event: string, data: unknown, offset: number | null, epoch: string | null }> } } };
 
 export type PublishMutationVariables = Exact<{
   input: PublishInput;
 }>;
 
 
-export type PublishMutation = { publish: { id: string, publishedAt: string, channels: Array<{ name: string, subscriptionCount: number | null, userCount: number | null }> } };
+export type PublishMutation = { publish: { id: string, publishedAt: string, duplicate: boolean, channels: Array<{ name: string, subscriptionCount: number | null, userCount: number | null }> } };
 
 export type TriggerBatchMutationVariables = Exact<{
   events: Array<PublishInput> | PublishInput;
@@ -84,6 +153,29 @@ export type TriggerBatchMutationVariables = Exact<{
 
 
 export type TriggerBatchMutation = { triggerBatch: { results: Array<{ id: string, channels: Array<{ name: string, subscriptionCount: number | null }> }> } };
+
+export type ScheduleStatusFieldsFragment = { id: string, status: MessageStatusCode, channels: Array<string>, publishedAt: string | null, runs: number, lastPublishedAt: string | null, nextRunAt: string | null, errorMessage: string | null, repeatEvery: number | null, repeatExpiresAt: string | null };
+
+export type ScheduleMutationVariables = Exact<{
+  input: ScheduleInput;
+}>;
+
+
+export type ScheduleMutation = { schedule: { id: string, status: MessageStatusCode, channels: Array<string>, publishedAt: string | null, runs: number, lastPublishedAt: string | null, nextRunAt: string | null, errorMessage: string | null, repeatEvery: number | null, repeatExpiresAt: string | null } };
+
+export type CancelScheduledMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelScheduledMutation = { cancelScheduled: { id: string, status: MessageStatusCode, channels: Array<string>, publishedAt: string | null, runs: number, lastPublishedAt: string | null, nextRunAt: string | null, errorMessage: string | null, repeatEvery: number | null, repeatExpiresAt: string | null } };
+
+export type ScheduleStatusQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ScheduleStatusQuery = { messageStatus: { id: string, status: MessageStatusCode, channels: Array<string>, publishedAt: string | null, runs: number, lastPublishedAt: string | null, nextRunAt: string | null, errorMessage: string | null, repeatEvery: number | null, repeatExpiresAt: string | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -103,7 +195,20 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-
+export const ScheduleStatusFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ScheduleStatusFields on MessageStatus {
+  id
+  status
+  channels
+  publishedAt
+  runs
+  lastPublishedAt
+  nextRunAt
+  errorMessage
+  repeatEvery
+  repeatExpiresAt
+}
+    `, {"fragmentName":"ScheduleStatusFields"}) as unknown as TypedDocumentString<ScheduleStatusFieldsFragment, unknown>;
 export const ChannelDocument = new TypedDocumentString(`
     query Channel($name: String!) {
   channel(name: $name) {
@@ -134,9 +239,19 @@ export const MessageStatusDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<MessageStatusQuery, MessageStatusQueryVariables>;
 export const OnChannelDocument = new TypedDocumentString(`
-    subscription OnChannel($name: String!, $selector: String) {
-  channel(name: $name, selector: $selector) {
+    subscription OnChannel($name: String!, $selector: String, $token: String, $auth: String, $channelData: String, $since: ChannelPosition) {
+  channel(
+    name: $name
+    selector: $selector
+    token: $token
+    auth: $auth
+    channelData: $channelData
+    since: $since
+  ) {
     kind
+    offset
+    epoch
+    recovered
     id
     channel
     event
@@ -144,14 +259,66 @@ export const OnChannelDocument = new TypedDocumentString(`
     headers
     publisherId
     publishedAt
+    member {
+      userId
+      info
+    }
   }
 }
     `) as unknown as TypedDocumentString<OnChannelSubscription, OnChannelSubscriptionVariables>;
+export const PresenceDocument = new TypedDocumentString(`
+    query Presence($channel: String!) {
+  presence(channel: $channel) {
+    channel
+    count
+    members {
+      userId
+      info
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PresenceQuery, PresenceQueryVariables>;
+export const ChannelUsersDocument = new TypedDocumentString(`
+    query ChannelUsers($name: String!) {
+  channel(name: $name) {
+    name
+    occupied
+    subscriptionCount
+    userCount
+  }
+}
+    `) as unknown as TypedDocumentString<ChannelUsersQuery, ChannelUsersQueryVariables>;
+export const TerminateUserConnectionsDocument = new TypedDocumentString(`
+    mutation TerminateUserConnections($userId: ID!) {
+  terminateUserConnections(userId: $userId)
+}
+    `) as unknown as TypedDocumentString<TerminateUserConnectionsMutation, TerminateUserConnectionsMutationVariables>;
+export const ChannelHistoryDocument = new TypedDocumentString(`
+    query ChannelHistory($name: String!, $limit: Int, $since: ChannelPosition) {
+  channel(name: $name) {
+    name
+    history(limit: $limit, since: $since) {
+      offset
+      epoch
+      recoverable
+      messages {
+        kind
+        id
+        event
+        data
+        offset
+        epoch
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ChannelHistoryQuery, ChannelHistoryQueryVariables>;
 export const PublishDocument = new TypedDocumentString(`
     mutation Publish($input: PublishInput!) {
   publish(input: $input) {
     id
     publishedAt
+    duplicate
     channels {
       name
       subscriptionCount
@@ -173,3 +340,57 @@ export const TriggerBatchDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TriggerBatchMutation, TriggerBatchMutationVariables>;
+export const ScheduleDocument = new TypedDocumentString(`
+    mutation Schedule($input: ScheduleInput!) {
+  schedule(input: $input) {
+    ...ScheduleStatusFields
+  }
+}
+    fragment ScheduleStatusFields on MessageStatus {
+  id
+  status
+  channels
+  publishedAt
+  runs
+  lastPublishedAt
+  nextRunAt
+  errorMessage
+  repeatEvery
+  repeatExpiresAt
+}`) as unknown as TypedDocumentString<ScheduleMutation, ScheduleMutationVariables>;
+export const CancelScheduledDocument = new TypedDocumentString(`
+    mutation CancelScheduled($id: ID!) {
+  cancelScheduled(id: $id) {
+    ...ScheduleStatusFields
+  }
+}
+    fragment ScheduleStatusFields on MessageStatus {
+  id
+  status
+  channels
+  publishedAt
+  runs
+  lastPublishedAt
+  nextRunAt
+  errorMessage
+  repeatEvery
+  repeatExpiresAt
+}`) as unknown as TypedDocumentString<CancelScheduledMutation, CancelScheduledMutationVariables>;
+export const ScheduleStatusDocument = new TypedDocumentString(`
+    query ScheduleStatus($id: ID!) {
+  messageStatus(id: $id) {
+    ...ScheduleStatusFields
+  }
+}
+    fragment ScheduleStatusFields on MessageStatus {
+  id
+  status
+  channels
+  publishedAt
+  runs
+  lastPublishedAt
+  nextRunAt
+  errorMessage
+  repeatEvery
+  repeatExpiresAt
+}`) as unknown as TypedDocumentString<ScheduleStatusQuery, ScheduleStatusQueryVariables>;

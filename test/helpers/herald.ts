@@ -115,7 +115,15 @@ export interface Collected<T> {
 }
 
 /** Subscribes to a channel over graphql-ws and collects what arrives. */
-export function subscribeChannel(ws: WsConnection, name: string, options: { selector?: string } = {}): Collected<ChannelEventOf> {
+export interface SubscribeOptions {
+  selector?: string;
+  since?: { offset: number; epoch: string };
+  token?: string;
+  auth?: string;
+  channelData?: string;
+}
+
+export function subscribeChannel(ws: WsConnection, name: string, options: SubscribeOptions = {}): Collected<ChannelEventOf> {
   const events: ChannelEventOf[] = [];
   const errors: unknown[] = [];
   const waiters: (() => void)[] = [];
@@ -175,3 +183,13 @@ function waitFor<T>(check: () => T | undefined, ms: number, describe: () => stri
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two instances of one service for a test file: on Redis two servers sharing `prefix`; in
+ * memory one server standing for both. `close()` stops them (and nothing else).
+ */
+export async function startPair(redis: string | undefined, prefix: string, env: Record<string, string> = {}) {
+  const a = await startHerald({ redisUrl: redis, prefix, env });
+  const b = redis ? await startHerald({ redisUrl: redis, prefix, env }) : a;
+  return { a, b, close: async () => void (await Promise.all([a.close(), b === a ? undefined : b.close()])) };
+}

@@ -26,3 +26,9 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
     redis.disconnect();
   }
 }
+
+/** The engines end-to-end suites run on: memory always, Redis when the setup found one. */
+export const ENGINES = [
+  { name: "memory", redis: undefined, skip: false },
+  { name: "redis", redis: redisUrl, skip: !redisUrl },
+] as const;

@@ -29,6 +29,11 @@ function pusherStatusOf(code: ErrorCode): number {
     case ErrorCode.InvalidSocketId:
     case ErrorCode.InvalidMessageId:
     case ErrorCode.InvalidSelector:
+    case ErrorCode.InvalidPublishAt:
+    case ErrorCode.InvalidRepeatEvery:
+    case ErrorCode.InvalidRepeatExpiresAt:
+    case ErrorCode.UserInfoTooLarge:
+    case ErrorCode.InvalidUserId:
       return 400;
     case ErrorCode.PayloadTooLarge:
       return 413;
@@ -36,8 +41,10 @@ function pusherStatusOf(code: ErrorCode): number {
       return 404;
     // Subscriber-side limits: no Pusher route raises them, but they are limits, not faults.
     case ErrorCode.TooManySubscriptions:
+    case ErrorCode.TooManyMembers:
     case ErrorCode.TooManyConnections:
     case ErrorCode.SlowConsumer:
+    case ErrorCode.TooManySchedules:
       return 429;
     case ErrorCode.EngineUnavailable:
     case ErrorCode.ShuttingDown:

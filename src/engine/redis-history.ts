@@ -1,0 +1,166 @@
+import type { Redis } from "ioredis";
+import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
+import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
+
+export interface RedisHistoryOptions {
+  /** Prefix of every key and pub/sub channel, as in `createRedisEngine`. */
+  prefix: string;
+  /** Messages kept per channel (the stream's exact MAXLEN). */
+  historySize?: number;
+  /** A channel's stream and meta expire this long after its last publish. */
+  historyTtlSeconds?: number;
+  onError?: (error: Error) => void;
+}
+
+export interface RedisHistory {
+  /** Appends the messages to their channels' streams and publishes them, atomically per channel. */
+  append(appId: string, messages: readonly ChannelMessage[]): Promise<void>;
+  read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
+  claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
+}
+
+/**
+ * Appends one channel's messages: assigns their offsets, adds them to the stream and publishes
+ * them in one atomic step, so every subscriber on every instance receives them in offset order,
+ * and a reader that subscribed before reading the stream gets every later offset live.
+ *
+ * KEYS[1] meta hash (`epoch`, `offset` = last offset), KEYS[2] stream (entry id = `<offset>-0`,
+ * field `m` = the message JSON as published).
+ * ARGV[1] pub/sub channel, ARGV[2] stream MAXLEN, ARGV[3] TTL seconds, ARGV[4] the epoch to use
+ * if the channel has no meta, ARGV[5…] the messages as JSON objects without their closing brace.
+ * Returns the last offset.
+ */
+const APPEND_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
+  redis.call('DEL', KEYS[2])
+  epoch = ARGV[4]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+end
+local count = #ARGV - 4
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', count) - count
+for i = 5, #ARGV do
+  offset = offset + 1
+  local id = string.format('%d', offset)
+  local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 'm', payload)
+  redis.call('PUBLISH', ARGV[1], payload)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return offset
+`;
+
+/**
+ * Reads a channel's position and messages in one atomic step. A channel without meta gets one
+ * (a new epoch at offset 0, with the TTL) so that position stays valid for a later resume.
+ *
+ * KEYS as above. ARGV[1] TTL seconds, ARGV[2] the epoch to use if the channel has no meta,
+ * ARGV[3] limit, ARGV[4] since offset ('' for the latest messages; -1 for one that cannot be
+ * served), ARGV[5] since epoch.
+ * Returns { epoch, offset, recoverable (1/0), entries }; without since, entries are newest first.
+ */
+const READ_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  redis.call('DEL', KEYS[2])
+  epoch = ARGV[2]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+local top = tonumber(redis.call('HGET', KEYS[1], 'offset')) or 0
+local limit = tonumber(ARGV[3])
+if ARGV[4] == '' then
+  if limit == 0 then return {epoch, top, 1, {}} end
+  return {epoch, top, 1, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)}
+end
+local since = tonumber(ARGV[4])
+if ARGV[5] ~= epoch or since < 0 or since > top then return {epoch, top, 0, {}} end
+if since == top then return {epoch, top, 1, {}} end
+-- Offsets are contiguous and trimmed from the oldest: since + 1 is retained iff it comes first.
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d', since + 1), '+', 'COUNT', math.max(limit, 1))
+if #entries == 0 or entries[1][1] ~= string.format('%d-0', since + 1) then return {epoch, top, 0, {}} end
+if limit == 0 then return {epoch, top, 1, {}} end
+return {epoch, top, 1, entries}
+`;
+
+type StreamEntry = [id: string, fields: string[]];
+type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: StreamEntry[]];
+
+/** The scripts, as ioredis `defineCommand` adds them to the client. */
+interface HistoryCommands {
+  heraldHistoryAppend(meta: string, stream: string, topic: string, maxLen: number, ttl: number, epoch: string, ...messages: string[]): Promise<number>;
+  heraldHistoryRead(meta: string, stream: string, ttl: number, epoch: string, limit: number, since: string, sinceEpoch: string): Promise<ReadReply>;
+}
+
+/** History, offsets and message-id claims of the Redis engine, on the engine's publisher client. */
+export function createRedisHistory(client: Redis, options: RedisHistoryOptions): RedisHistory {
+  const { prefix, historySize = 100, historyTtlSeconds = 600, onError = () => {} } = options;
+  client.defineCommand("heraldHistoryAppend", { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  client.defineCommand("heraldHistoryRead", { numberOfKeys: 2, lua: READ_SCRIPT });
+  const scripts = client as unknown as HistoryCommands;
+  /** Also the pub/sub channel of that Herald channel (see redis.ts). */
+  const channelKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}`;
+  const claimKey = (appId: string, id: string) => `${prefix}{${appId}}:dedup:${id}`;
+
+  function parse(channel: string, entry: StreamEntry): ChannelMessage | undefined {
+    const text = entry[1][1];
+    let value: unknown;
+    try {
+      value = text === undefined ? undefined : JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    if (isChannelMessage(value)) return value;
+    onError(new Error(`skipped a malformed history entry ${entry[0]} on ${channel}`));
+    return undefined;
+  }
+
+  return {
+    async append(appId, messages) {
+      // One script call per channel keeps each channel's messages in array order; the calls
+      // share one round trip through auto-pipelining.
+      const bodies = new Map<string, string[]>();
+      for (const message of messages) {
+        const json = JSON.stringify(withoutPosition(message));
+        let list = bodies.get(message.channel);
+        if (!list) bodies.set(message.channel, (list = []));
+        list.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
+      }
+      const epoch = newEpoch();
+      await Promise.all(
+        [...bodies].map(([channel, list]) => {
+          const key = channelKey(appId, channel);
+          return scripts.heraldHistoryAppend(`${key}:meta`, `${key}:history`, key, historySize, historyTtlSeconds, epoch, ...list);
+        }),
+      );
+    },
+
+    async read(appId, channel, { since, limit }) {
+      const key = channelKey(appId, channel);
+      const sinceOffset = since === undefined ? "" : Number.isSafeInteger(since.offset) && since.offset >= 0 ? String(since.offset) : "-1";
+      const [epoch, offset, recoverable, entries] = await scripts.heraldHistoryRead(
+        `${key}:meta`,
+        `${key}:history`,
+        historyTtlSeconds,
+        newEpoch(),
+        messageLimit(limit),
+        sinceOffset,
+        since?.epoch ?? "",
+      );
+      if (since === undefined) entries.reverse();
+      const messages: ChannelMessage[] = [];
+      for (const entry of entries) {
+        const message = parse(channel, entry);
+        if (message) messages.push(message);
+      }
+      return { messages, offset, epoch, recoverable: recoverable === 1 };
+    },
+
+    async claim(appId, id, windowSeconds) {
+      const window = Math.max(1, Math.ceil(windowSeconds));
+      return (await client.set(claimKey(appId, id), "1", "EX", window, "NX")) === "OK";
+    },
+  };
+}

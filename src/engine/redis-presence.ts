@@ -1,0 +1,146 @@
+import type { Redis, Result } from "ioredis";
+import type { ExpiredMembersListener, PresenceMember, PresenceStore } from "./types.ts";
+
+export interface RedisPresenceDeps {
+  redis: Redis;
+  prefix: string;
+  instanceId: string;
+  /** Ids of the instances whose heartbeat is fresh. */
+  liveInstances(): Promise<Set<string>>;
+  onError(error: Error): void;
+}
+
+/**
+ * Presence on Redis.
+ * - `herald:{app:channel}:presence`  hash `<instanceId>|<socketId>` → member JSON
+ * - `herald:instance:<id>:presence`  set of `<app>\0<channel>` the instance has members in,
+ *   so whoever reaps a dead instance knows where to look.
+ * Fields of instances without a fresh heartbeat do not count.
+ */
+export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { reap(instanceId: string): Promise<void> } {
+  const { redis, prefix, instanceId, liveInstances, onError } = deps;
+  const presenceKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}:presence`;
+  const instanceKey = (id: string) => `${prefix}instance:${id}:presence`;
+  const listeners: ExpiredMembersListener[] = [];
+  defineScripts(redis);
+
+  /** Live members by user id (first connection's info wins), from a presence hash. */
+  function usersOf(fields: Record<string, string>, live: Set<string>, skipField?: string): Map<string, PresenceMember> {
+    const users = new Map<string, PresenceMember>();
+    for (const [field, json] of Object.entries(fields)) {
+      if (field === skipField || !live.has(field.slice(0, field.indexOf("|")))) continue;
+      const member = parseMember(json);
+      if (member && !users.has(member.userId)) users.set(member.userId, member);
+    }
+    return users;
+  }
+
+  return {
+    async join(appId, channel, socketId, member, maxMembers) {
+      const result = await redis.heraldPresenceJoin(
+        presenceKey(appId, channel),
+        `${instanceId}|${socketId}`,
+        JSON.stringify(member),
+        member.userId,
+        maxMembers,
+      );
+      if (result !== "full") await redis.sadd(instanceKey(instanceId), `${appId}\0${channel}`);
+      return result as "added" | "present" | "full";
+    },
+
+    async leave(appId, channel, socketId, userId) {
+      return (await redis.heraldPresenceLeave(presenceKey(appId, channel), `${instanceId}|${socketId}`, userId)) === 1;
+    },
+
+    async members(appId, channel) {
+      const [fields, live] = await Promise.all([redis.hgetall(presenceKey(appId, channel)), liveInstances()]);
+      return [...usersOf(fields, live).values()].sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+    },
+
+    onExpired(listener) {
+      listeners.push(listener);
+    },
+
+    /** Removes a dead instance's members and reports the users that left with it. */
+    async reap(deadId) {
+      const places = await redis.smembers(instanceKey(deadId));
+      const live = await liveInstances();
+      for (const place of places) {
+        const [appId, channel] = place.split("\0") as [string, string];
+        const key = presenceKey(appId, channel);
+        const fields = await redis.hgetall(key);
+        const deadFields = Object.keys(fields).filter((f) => f.startsWith(`${deadId}|`));
+        if (deadFields.length === 0) continue;
+        const before = new Map<string, PresenceMember>();
+        for (const f of deadFields) {
+          const member = parseMember(fields[f]!);
+          if (member) before.set(member.userId, member);
+        }
+        await redis.hdel(key, ...deadFields);
+        const remaining = usersOf(fields, live);
+        const gone = [...before.values()].filter((m) => !remaining.has(m.userId));
+        if (gone.length === 0) continue;
+        for (const listener of listeners) {
+          try {
+            listener(appId, channel, gone);
+          } catch (error) {
+            onError(error as Error);
+          }
+        }
+      }
+      await redis.del(instanceKey(deadId));
+    },
+  };
+}
+
+/**
+ * Join and leave are one script each, so two connections of one user joining on two instances
+ * at once make exactly one "added", and the member limit holds. (Fields of a dead instance
+ * count here until it is reaped, at most the instance TTL later.)
+ */
+const JOIN = `
+local values = redis.call('HVALS', KEYS[1])
+local users, count, present = {}, 0, false
+for _, json in ipairs(values) do
+  local ok, member = pcall(cjson.decode, json)
+  if ok and type(member) == 'table' and member.userId ~= nil then
+    if not users[member.userId] then users[member.userId] = true; count = count + 1 end
+    if member.userId == ARGV[3] then present = true end
+  end
+end
+if not present and count >= tonumber(ARGV[4]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if present then return 'present' end
+return 'added'
+`;
+
+const LEAVE = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, member = pcall(cjson.decode, json)
+  if ok and type(member) == 'table' and member.userId == ARGV[2] then return 0 end
+end
+return 1
+`;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    heraldPresenceJoin(key: string, field: string, member: string, userId: string, max: number): Result<string, Context>;
+    heraldPresenceLeave(key: string, field: string, userId: string): Result<number, Context>;
+  }
+}
+
+function defineScripts(redis: Redis) {
+  if (typeof (redis as Partial<Redis>).heraldPresenceJoin === "function") return;
+  redis.defineCommand("heraldPresenceJoin", { numberOfKeys: 1, lua: JOIN });
+  redis.defineCommand("heraldPresenceLeave", { numberOfKeys: 1, lua: LEAVE });
+}
+
+function parseMember(json: string): PresenceMember | undefined {
+  try {
+    const value = JSON.parse(json) as PresenceMember;
+    return typeof value?.userId === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Backendless Messaging REST API, as a thin adapter over the core: check the credentials, parse
+ * the request, call the same core function as the GraphQL twin, shape Backendless' response.
+ * A backend using the `backendless` SDK points `Backendless.serverURL` at Herald and calls
+ * `initApp(<Herald app id>, <app secret>)`.
+ * See https://backendless.com/docs/rest/pubsub_general_publish_api.html
+ *
+ * Two path shapes, same routes:
+ * - `/<appId>/<apiKey>/messaging/…` (what the SDK sends with `initApp(appId, apiKey)`): the app
+ *   id is Herald's, the API key is the app secret.
+ * - `/api/messaging/…` (an app's own domain): the app secret in the `user-token` header.
+ */
+import type { Logger } from "pino";
+import { assertEnabled } from "../../core/apps.ts";
+import type { HeraldCore } from "../../core/herald.ts";
+import type { Caller, MessageStatus } from "../../core/types.ts";
+import { ErrorCode, HeraldError } from "../../errors.ts";
+import type { RestRequest, RestResponse, RestRoute } from "../router.ts";
+import { backendlessErrorResponse } from "./errors.ts";
+import { headersOf, parseJsonBody, publishBody, secondsOf, timeOf } from "./requests.ts";
+
+export interface BackendlessApiDeps {
+  core: HeraldCore;
+  /** Where unexpected errors go; the request is answered 500 with code 5999. */
+  logger: Pick<Logger, "error">;
+}
+
+type BackendCaller = Extract<Caller, { role: "backend" }>;
+type Handler = (request: RestRequest, caller: BackendCaller) => Promise<unknown>;
+
+/** Backendless' status words; `cancelled` with two l, as its Get Message Status answers. */
+const statusWord: Readonly<Record<MessageStatus["status"], string>> = {
+  SCHEDULED: "scheduled",
+  PUBLISHED: "published",
+  CANCELLED: "cancelled",
+  FAILED: "failed",
+  UNKNOWN: "unknown",
+};
+
+const LEGACY = "/:appId/:apiKey/messaging";
+const DOMAIN = "/api/messaging";
+
+export function useBackendlessApi({ core, logger }: BackendlessApiDeps): RestRoute[] {
+  /** The legacy path's app id and API key (the secret), or the `user-token` header's secret. */
+  function authenticate(request: RestRequest): BackendCaller {
+    const { appId, apiKey } = request.params;
+    if (appId !== undefined && apiKey !== undefined) {
+      const app = core.apps.byId(appId);
+      // Compare even for an unknown app, so timing does not tell the two apart.
+      const matches = core.apps.secretMatches(app ?? PLACEHOLDER_APP, apiKey);
+      if (!app || !matches) throw new HeraldError(ErrorCode.Unauthenticated, "No permission: unknown application id or invalid API key");
+      return { role: "backend", app: assertEnabled(app) };
+    }
+    const token = request.headers["user-token"];
+    if (typeof token !== "string" || token === "") {
+      throw new HeraldError(ErrorCode.Unauthenticated, "No permission: give the app secret in the user-token header");
+    }
+    const app = core.apps.bySecret(token);
+    if (!app) throw new HeraldError(ErrorCode.Unauthenticated, "No permission: invalid user-token");
+    return { role: "backend", app: assertEnabled(app) };
+  }
+
+  function answer(path: string, run: (request: RestRequest) => Promise<unknown>) {
+    return async (request: RestRequest): Promise<RestResponse> => {
+      try {
+        return { status: 200, body: await run(request) };
+      } catch (error) {
+        const response = backendlessErrorResponse(error);
+        if (response.status === 500) logger.error({ err: error, route: path }, "Backendless route failed");
+        return response;
+      }
+    };
+  }
+
+  /** The route under both path shapes. */
+  function routes(method: RestRoute["method"], suffix: string, handler: Handler): RestRoute[] {
+    return [LEGACY, DOMAIN].map((base) => {
+      const path = base + suffix;
+      return { method, path, handle: answer(path, (request) => handler(request, authenticate(request))) };
+    });
+  }
+
+  // The route table; each comment names the GraphQL twin, which calls the same core function.
+  return [
+    // Mutation.publish, or Mutation.schedule with publishAt / repeatEvery / repeatExpiresAt
+    ...routes("POST", "/:channel", async (request, caller) => {
+      const body = parseJsonBody(publishBody, request.rawBody);
+      const input = {
+        channels: [request.params.channel!],
+        data: body.message,
+        headers: headersOf(body.headers),
+        publisherId: body.publisherId,
+      };
+      const timing = { publishAt: timeOf(body.publishAt), repeatEvery: secondsOf(body.repeatEvery), repeatExpiresAt: timeOf(body.repeatExpiresAt) };
+      if (timing.publishAt === undefined && timing.repeatEvery === undefined && timing.repeatExpiresAt === undefined) {
+        const result = await core.publish(caller, input);
+        return { status: statusWord.PUBLISHED, messageId: result.id };
+      }
+      const status = await core.schedule(caller, { ...input, ...timing });
+      return { status: statusWord[status.status], messageId: status.id };
+    }),
+
+    // Query.messageStatus
+    ...routes("GET", "/:messageId", async (request, caller) => {
+      const status = await core.messageStatus(caller, request.params.messageId!);
+      return { status: statusWord[status.status], messageId: status.id, errorMessage: status.errorMessage ?? null };
+    }),
+
+    // Mutation.cancelScheduled
+    ...routes("DELETE", "/:messageId", async (request, caller) => {
+      const status = await core.cancelScheduled(caller, request.params.messageId!);
+      return { status: "canceled", messageId: status.id };
+    }),
+
+    // No twin: `initApp` fetches the app's info; Herald has none to give beyond the app's name.
+    {
+      method: "GET",
+      path: "/:appId/:apiKey/info",
+      handle: answer("/:appId/:apiKey/info", async (request) => ({ appName: authenticate(request).app.name })),
+    },
+    { method: "GET", path: "/api/info", handle: async () => ({ status: 200, body: {} }) },
+  ];
+}
+
+/** Stands in for an unknown app id in the constant-time secret comparison; matches no secret a request can send. */
+const PLACEHOLDER_APP = Object.freeze({ id: "", key: "", secret: "\0no app\0", name: "", enabled: false });
