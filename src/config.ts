@@ -65,6 +65,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** graphql-ws: time a client has to send `connection_init`. */
   readonly connectionInitTimeoutMs: number;
+  /** A WebSocket whose unsent data passes this is closed as a slow consumer. */
+  readonly maxSocketBufferBytes: number;
   /** REST routes: largest request body read; larger ones get 413. */
   readonly maxRequestBytes: number;
   readonly pusher: PusherConfig;
@@ -135,6 +137,7 @@ const envSchema = z.object({
   HERALD_INSTANCE_TTL_MS: int(300, 3_600_000).default(15_000),
   HERALD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   HERALD_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+  HERALD_MAX_SOCKET_BUFFER_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   HERALD_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   HERALD_SCHEDULE_MIN_REPEAT_SECONDS: int(1, 365 * 24 * 3600).default(1),
   HERALD_MAX_SCHEDULES_PER_APP: int(0, 10_000_000).default(10_000),
@@ -204,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     instanceTtlMs: e.HERALD_INSTANCE_TTL_MS,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS,
     connectionInitTimeoutMs: e.HERALD_CONNECTION_INIT_TIMEOUT_MS,
+    maxSocketBufferBytes: e.HERALD_MAX_SOCKET_BUFFER_BYTES,
     maxRequestBytes: e.HERALD_MAX_REQUEST_BYTES,
     pusher: {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,

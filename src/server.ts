@@ -10,6 +10,7 @@ import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
+import { maskGraphQLError } from "./transport/errors.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
 
@@ -84,7 +85,15 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     if (rest(req, res)) return;
     void yoga(req, res);
   });
-  const ws = useGraphqlWs({ server, yoga, herald: core, logger, connectionInitTimeoutMs: config.connectionInitTimeoutMs });
+  const ws = useGraphqlWs({
+    server,
+    yoga,
+    herald: core,
+    logger,
+    maskError: maskGraphQLError(logger),
+    connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+    maxSocketBufferBytes: config.maxSocketBufferBytes,
+  });
 
   let closing = false;
   let closed: Promise<void> | undefined;

@@ -50,3 +50,35 @@ describe("subscriber queue", () => {
     expect(closes).toBe(1);
   });
 });
+
+describe("subscriber queue in push mode", () => {
+  it("hands over what was queued, then every push synchronously, then the end", () => {
+    let closes = 0;
+    const queue = createSubscriberQueue<number>({ limit: 2, onClose: () => closes++ });
+    queue.push(1);
+    const got: unknown[] = [];
+    let ended = 0;
+    queue.attach({ next: (item) => got.push(item), end: () => ended++ });
+    expect(got).toEqual([1]);
+    for (let i = 2; i <= 5; i++) queue.push(i); // no queue limit: the sink sends at once
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    queue.end();
+    expect(ended).toBe(1);
+    expect(closes).toBe(1);
+    queue.push(6);
+    expect(got).toHaveLength(5);
+  });
+
+  it("delivers a failure then ends, exactly once", () => {
+    let closes = 0;
+    const queue = createSubscriberQueue<number>({ limit: 2, onClose: () => closes++ });
+    const got: unknown[] = [];
+    let ended = 0;
+    queue.attach({ next: (item) => got.push(item), end: () => ended++ });
+    queue.fail(new HeraldError("SLOW_CONSUMER" as never, "behind"));
+    queue.return();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBeInstanceOf(HeraldError);
+    expect([ended, closes]).toEqual([1, 1]);
+  });
+});

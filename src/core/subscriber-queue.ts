@@ -18,14 +18,27 @@ export interface SubscriberQueue<T> extends AsyncIterableIterator<T | HeraldErro
   end(): void;
   /** True once the queue takes no more items. */
   readonly closed: boolean;
+  /**
+   * Push mode, for a consumer that can take items synchronously (the WebSocket fast path):
+   * what is queued is handed over now, every later item as it is pushed, and `sink.end()`
+   * once the queue ends. The async iterator is not used after this.
+   */
+  attach(sink: QueueSink<T>): void;
   return(): Promise<IteratorResult<T | HeraldError>>;
   throw(error?: unknown): Promise<IteratorResult<T | HeraldError>>;
+}
+
+export interface QueueSink<T> {
+  next(item: T | HeraldError): void;
+  end(): void;
 }
 
 export function createSubscriberQueue<T>(options: { limit: number; onClose: () => void }): SubscriberQueue<T> {
   const { limit, onClose } = options;
   const items: (T | HeraldError)[] = [];
   let waiting: ((result: IteratorResult<T | HeraldError>) => void) | undefined;
+  let sink: QueueSink<T> | undefined;
+  let sinkEnded = false;
   let ending = false;
   let closed = false;
 
@@ -35,6 +48,16 @@ export function createSubscriberQueue<T>(options: { limit: number; onClose: () =
     onClose();
   };
   const settle = () => {
+    if (sink) {
+      const target = sink;
+      while (items.length > 0) target.next(items.shift()!);
+      if (ending && !sinkEnded) {
+        sinkEnded = true;
+        close();
+        target.end();
+      }
+      return;
+    }
     if (!waiting) return;
     const resolve = waiting;
     if (items.length > 0) {
@@ -53,6 +76,10 @@ export function createSubscriberQueue<T>(options: { limit: number; onClose: () =
     },
     push(item) {
       if (ending || closed) return;
+      if (sink) {
+        sink.next(item);
+        return;
+      }
       if (items.length >= limit) {
         queue.fail(
           new HeraldError(ErrorCode.SlowConsumer, `Subscriber fell more than ${limit} messages behind and was dropped`, {
@@ -97,6 +124,10 @@ export function createSubscriberQueue<T>(options: { limit: number; onClose: () =
     throw(error?: unknown) {
       queue.return();
       return Promise.reject(error);
+    },
+    attach(target) {
+      sink = target;
+      settle();
     },
     [Symbol.asyncIterator]() {
       return queue;

@@ -15,4 +15,6 @@ export enum HeraldCloseCode {
   PingTimeout = 4030,
   /** The app's backend terminated this user's connections (terminateUserConnections). */
   Terminated = 4031,
+  /** The client read too slowly: its unsent data passed `HERALD_MAX_SOCKET_BUFFER_BYTES`. */
+  SlowConsumer = 4032,
 }

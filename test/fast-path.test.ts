@@ -1,0 +1,113 @@
+import WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PublishDocument } from "./generated/graphql.ts";
+import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+
+/** A raw graphql-transport-ws client: exactly what goes over the wire. */
+async function rawClient(server: TestServer) {
+  const socket = new WebSocket(server.wsUrl, "graphql-transport-ws");
+  const messages: { id?: string; type: string; payload?: unknown }[] = [];
+  const waiters: (() => void)[] = [];
+  socket.on("message", (data) => {
+    messages.push(JSON.parse(String(data)));
+    waiters.forEach((w) => w());
+  });
+  await new Promise((resolve) => socket.once("open", resolve));
+  socket.send(JSON.stringify({ type: "connection_init", payload: { key: APP_ONE.key } }));
+  const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+  const until = (predicate: () => boolean, ms = 5_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (predicate()) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timeout; got ${JSON.stringify(messages).slice(0, 500)}`)), ms);
+      waiters.push(() => {
+        if (predicate()) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  await until(() => messages.some((m) => m.type === "connection_ack"));
+  return {
+    socket,
+    messages,
+    closed,
+    until,
+    subscribe(id: string, query: string, variables: Record<string, unknown> = {}) {
+      socket.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
+    },
+    nexts: (id: string) => messages.filter((m) => m.id === id && m.type === "next").map((m) => m.payload as { data?: { channel: Record<string, unknown> }; errors?: unknown[] }),
+  };
+}
+
+describe("fast-path delivery keeps every GraphQL semantic", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MAX_SOCKET_BUFFER_BYTES: "262144" } });
+  });
+  afterAll(() => server.close());
+
+  it("gives each operation the payload its own selection, aliases and variables ask for", async () => {
+    const client = await rawClient(server);
+    client.subscribe("small", 'subscription { channel(name: "shape") { kind event } }');
+    client.subscribe("aliased", 'subscription { c: channel(name: "shape") { k: kind d: data } }');
+    client.subscribe("vars", "subscription ($n: String!, $withData: Boolean!) { channel(name: $n) { event data @include(if: $withData) } }", {
+      n: "shape",
+      withData: false,
+    });
+    await client.until(() => ["small", "aliased", "vars"].every((id) => client.nexts(id).length === 1));
+    await gql(server, PublishDocument, { input: { channels: ["shape"], event: "e1", data: { x: 1 } } });
+    await client.until(() => ["small", "aliased", "vars"].every((id) => client.nexts(id).length === 2));
+    expect(client.nexts("small")[1]).toEqual({ data: { channel: { kind: "MESSAGE", event: "e1" } } });
+    expect(client.nexts("aliased")[1]).toEqual({ data: { c: { k: "MESSAGE", d: { x: 1 } } } });
+    expect(client.nexts("vars")[1]).toEqual({ data: { channel: { event: "e1" } } });
+    client.socket.close();
+  });
+
+  it("ends one operation on `complete`, leaving the others; errors come as graphql-ws does", async () => {
+    const client = await rawClient(server);
+    client.subscribe("a", 'subscription { channel(name: "ops") { event } }');
+    client.subscribe("b", 'subscription { channel(name: "ops") { event } }');
+    client.subscribe("forbidden", 'subscription { channel(name: "private-nope") { event } }');
+    client.subscribe("invalid", 'subscription { channel(name: "ops") { nope } }');
+    await client.until(() => client.nexts("a").length === 1 && client.nexts("b").length === 1);
+    await client.until(() => client.messages.some((m) => m.id === "forbidden" && m.type === "complete"));
+    expect((client.nexts("forbidden")[0]!.errors as { extensions: { code: string } }[])[0]!.extensions.code).toBe("FORBIDDEN");
+    await client.until(() => client.messages.some((m) => m.id === "invalid" && m.type === "error"));
+    client.socket.send(JSON.stringify({ id: "a", type: "complete" }));
+    await sleep(50);
+    await gql(server, PublishDocument, { input: { channels: ["ops"], event: "after" } });
+    await client.until(() => client.nexts("b").length === 2);
+    await sleep(50);
+    expect(client.nexts("a")).toHaveLength(1);
+    client.socket.close();
+  });
+
+  it("closes with 4409 when an operation id is reused while active", async () => {
+    const client = await rawClient(server);
+    client.subscribe("same", 'subscription { channel(name: "dup") { event } }');
+    await client.until(() => client.nexts("same").length === 1);
+    client.subscribe("same", 'subscription { channel(name: "dup") { event } }');
+    expect(await client.closed).toBe(4409);
+  });
+
+  it("drops a subscriber that stops reading (close 4032) without holding back the others", async () => {
+    const slow = await rawClient(server);
+    const fast = connectWs(server);
+    slow.subscribe("s", 'subscription { channel(name: "firehose") { data } }');
+    const keeping = subscribeChannel(fast, "firehose");
+    await Promise.all([slow.until(() => slow.nexts("s").length === 1), keeping.subscribed]);
+    slow.socket.pause(); // reads nothing more: the kernel buffers fill, then Herald's
+    const big = "x".repeat(60_000);
+    let published = 0;
+    const start = Date.now();
+    while (published < 400 && Date.now() - start < 10_000) {
+      await gql(server, PublishDocument, { input: { channels: ["firehose"], data: big } });
+      published++;
+      if (published % 50 === 0) await keeping.messages(published); // the reader keeps up meanwhile
+    }
+    slow.socket.resume();
+    expect(await slow.closed).toBe(4032);
+    await keeping.messages(published);
+    await fast.dispose();
+  });
+});
