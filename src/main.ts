@@ -26,8 +26,6 @@ async function main() {
   // connection down with the process: log it loudly and keep serving.
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
   const herald = await createHerald(config, { logger });
-  const { url } = await herald.listen();
-  logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -44,8 +42,11 @@ async function main() {
       },
     );
   };
+  // Installed before listening: a signal at any point from here on drains.
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  const { url } = await herald.listen();
+  logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);
 }
 
 main().catch((error) => {

@@ -1,9 +1,13 @@
 import { createHash } from "node:crypto";
+import { buildSchema, printSchema, type GraphQLObjectType } from "graphql";
 import Pusher from "pusher";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../src/config.ts";
 import { ErrorCode, HeraldError } from "../src/errors.ts";
 import { pusherErrorResponse } from "../src/rest/pusher/errors.ts";
+import { usePusherApi } from "../src/rest/pusher/index.ts";
+import { printHeraldSchema } from "../src/schema/index.ts";
+import type { HeraldCore } from "../src/core/herald.ts";
 import { signPusherRequest } from "../src/rest/pusher/signature.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
@@ -340,5 +344,35 @@ describe("pusherErrorResponse", () => {
     expect(pusherErrorResponse(new Error("secret detail"))).toEqual(masked);
     expect(pusherErrorResponse(new HeraldError(ErrorCode.Internal, "secret detail"))).toEqual(masked);
     expect(pusherErrorResponse(new HeraldError("NOT_A_CODE" as ErrorCode, "secret detail"))).toEqual(masked);
+  });
+});
+
+describe("the Pusher route table", () => {
+  // Building the table calls nothing on the core; the handlers are never run here.
+  const routes = usePusherApi({
+    core: {} as HeraldCore,
+    config: { pusher: { maxPayloadBytes: 10_240, maxClockSkewSeconds: 600 } },
+    logger: { error: () => {} },
+  });
+
+  it("has every route of the Pusher HTTP API that Herald serves", () => {
+    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /apps/:appId/events",
+      "POST /apps/:appId/batch_events",
+      "GET /apps/:appId/channels",
+      "GET /apps/:appId/channels/:channelName",
+      "GET /apps/:appId/channels/:channelName/users",
+      "POST /apps/:appId/users/:userId/terminate_connections",
+      "POST /apps/:appId/users/:userId/events",
+    ]);
+  });
+
+  it("names for each route a GraphQL twin that exists in the printed schema", () => {
+    const schema = buildSchema(printHeraldSchema(printSchema));
+    for (const { method, path, twin } of routes) {
+      const [typeName, field] = twin.split(".") as [string, string];
+      const type = schema.getType(typeName) as GraphQLObjectType | undefined;
+      expect(type?.getFields()[field], `${method} ${path} → ${twin}`).toBeDefined();
+    }
   });
 });

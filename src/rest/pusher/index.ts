@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { assertEnabled } from "../../core/apps.ts";
+import { userChannel } from "../../core/channel-auth.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, ChannelInfo, PublishInput, PublishResult } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
@@ -20,6 +21,7 @@ import {
   parseJsonBody,
   parseQuery,
   triggerBody,
+  userEventBody,
   type BatchEvent,
   type InfoAttribute,
   type TriggerBody,
@@ -36,10 +38,18 @@ export interface PusherApiDeps {
 type BackendCaller = Extract<Caller, { role: "backend" }>;
 type Handler = (request: RestRequest, caller: BackendCaller) => Promise<unknown>;
 
+/** A root field of the GraphQL schema, e.g. `Mutation.publish`. */
+export type GraphQLTwin = `${"Query" | "Mutation"}.${string}`;
+
+/** A Pusher route and the GraphQL field that calls the same core function (a test checks it exists). */
+export interface PusherRoute extends RestRoute {
+  readonly twin: GraphQLTwin;
+}
+
 /** Pusher's `GET /channels` returns every occupied channel; this bounds one answer. */
 const MAX_CHANNELS_LISTED = 1000;
 
-export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute[] {
+export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRoute[] {
   const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes };
 
   /** Pusher's signature, then the key's app must be the app in the path and enabled. */
@@ -55,10 +65,11 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute
     return { role: "backend", app: assertEnabled(app) };
   }
 
-  function route(method: RestRoute["method"], path: string, handler: Handler): RestRoute {
+  function route(method: RestRoute["method"], path: string, twin: GraphQLTwin, handler: Handler): PusherRoute {
     return {
       method,
       path,
+      twin,
       async handle(request) {
         try {
           return { status: 200, body: await handler(request, authenticate(request)) };
@@ -71,17 +82,16 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute
     };
   }
 
-  // The route table; each comment names the GraphQL twin, which calls the same core function.
+  // The route table; each route names its GraphQL twin, which calls the same core function.
   return [
-    // Mutation.publish
-    route("POST", "/apps/:appId/events", async (request, caller) => {
+    // Also what the SDK's `sendToUser` sends: a trigger on `#server-to-user-<id>`.
+    route("POST", "/apps/:appId/events", "Mutation.publish", async (request, caller) => {
       const event = parseJsonBody(triggerBody, request.rawBody);
       const result = await core.publish(caller, toPublishInput(event), publishOptions);
       return event.info.length === 0 ? {} : { channels: channelAttributes(result, event.info) };
     }),
 
-    // Mutation.triggerBatch
-    route("POST", "/apps/:appId/batch_events", async (request, caller) => {
+    route("POST", "/apps/:appId/batch_events", "Mutation.triggerBatch", async (request, caller) => {
       const { batch } = parseJsonBody(batchBody, request.rawBody);
       const results = await core.triggerBatch(caller, batch.map(batchEventInput), publishOptions);
       if (batch.every((event) => event.info.length === 0)) return {};
@@ -93,8 +103,7 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute
       };
     }),
 
-    // Query.channels
-    route("GET", "/apps/:appId/channels", async (request, caller) => {
+    route("GET", "/apps/:appId/channels", "Query.channels", async (request, caller) => {
       const { filter_by_prefix: prefix, info } = parseQuery(channelsQuery, request.query);
       if (info.includes("user_count") && !isPresence(prefix)) {
         throw new HeraldError(ErrorCode.BadRequest, "info=user_count needs filter_by_prefix to start with presence-");
@@ -103,8 +112,7 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute
       return { channels: Object.fromEntries(channels.map((c) => [c.name, attributesOf(c, info)])) };
     }),
 
-    // Query.channel
-    route("GET", "/apps/:appId/channels/:channelName", async (request, caller) => {
+    route("GET", "/apps/:appId/channels/:channelName", "Query.channel", async (request, caller) => {
       const { info } = parseQuery(channelQuery, request.query);
       const name = request.params.channelName!;
       if (info.includes("user_count") && !isPresence(name)) {
@@ -112,6 +120,25 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): RestRoute
       }
       const channel = await core.channel(caller, name);
       return { occupied: channel.occupied, ...attributesOf(channel, info) };
+    }),
+
+    // Presence channels only: the core refuses any other with BAD_REQUEST (400).
+    route("GET", "/apps/:appId/channels/:channelName/users", "Query.presence", async (request, caller) => {
+      const { members } = await core.presence(caller, request.params.channelName!);
+      return { users: members.map((member) => ({ id: member.userId })) };
+    }),
+
+    // The body (the SDK sends `{}`) carries nothing; the signature still covers it.
+    route("POST", "/apps/:appId/users/:userId/terminate_connections", "Mutation.terminateUserConnections", async (request, caller) => {
+      await core.terminateUserConnections(caller, request.params.userId!);
+      return {};
+    }),
+
+    // `{name, data}` to the user's own channel, which only connections authenticated as the user may join.
+    route("POST", "/apps/:appId/users/:userId/events", "Mutation.publish", async (request, caller) => {
+      const { name, data } = parseJsonBody(userEventBody, request.rawBody);
+      await core.publish(caller, { channels: [userChannel(request.params.userId!)], event: name, data }, publishOptions);
+      return {};
     }),
   ];
 }

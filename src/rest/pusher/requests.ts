@@ -60,6 +60,9 @@ export const triggerBody = z
   });
 export type TriggerBody = z.output<typeof triggerBody>;
 
+/** `POST /apps/:appId/users/:userId/events`: one event to the user's `#server-to-user-<id>` channel. */
+export const userEventBody = z.object({ name: eventFields.name, data: eventFields.data });
+
 /** `POST /apps/:appId/batch_events`: events of one channel each; the core bounds their number. */
 export const batchBody = z.object({
   batch: z.array(z.object({ ...eventFields, channel: z.string({ required_error: "channel is required", invalid_type_error: "channel must be a string" }) }), {
