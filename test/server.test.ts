@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import { PublishDocument } from "./generated/graphql.ts";
 import { TEST_APPS, connectWs, gql, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
@@ -86,14 +86,18 @@ describe("the process", () => {
 
   it("starts with the development app and prints GraphiQL's address and the credentials", async () => {
     const herald = await spawnHerald({ HERALD_APPS: "" });
-    expect(herald.output()).toMatch(/GraphiQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
-    expect(herald.output()).toMatch(/"key":"herald-dev-key"/);
-    herald.child.kill("SIGTERM");
+    try {
+      expect(herald.output()).toMatch(/GraphiQL at http:\/\/127\.0\.0\.1:\d+\/graphql/);
+      expect(herald.output()).toMatch(/"key":"herald-dev-key"/);
+    } finally {
+      herald.child.kill("SIGTERM");
+    }
     expect(await herald.exited).toBe(0);
   });
 
   it("drains on SIGTERM: subscriptions complete, sockets close with 1001, exit 0", async () => {
     const herald = await spawnHerald({ HERALD_APPS: JSON.stringify(TEST_APPS) });
+    onTestFinished(() => void herald.child.kill("SIGKILL"));
     const server = { graphqlUrl: `${herald.url}/graphql`, wsUrl: `${herald.url.replace("http", "ws")}/graphql` };
     const ws = connectWs(server);
     const sub = subscribeChannel(ws, "draining");

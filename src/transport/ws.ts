@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { Server } from "node:http";
 import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -31,9 +31,9 @@ export interface WsTransport {
   readonly slowConsumerDisconnects: number;
 }
 
+/** What graphql-ws keeps per socket. Not the upgrade request: nothing needs it after the handshake. */
 interface Extra {
   readonly socket: WebSocket;
-  readonly request: IncomingMessage;
 }
 
 /** What the fast path keeps per socket: its subscriptions by operation id. */
@@ -96,7 +96,7 @@ export function useGraphqlWs({
       }
     },
     onSubscribe: async (ctx, _id, payload) => {
-      const enveloped = yoga.getEnveloped({ caller: callerOf(ctx.extra.socket), req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+      const enveloped = yoga.getEnveloped({ caller: callerOf(ctx.extra.socket), socket: ctx.extra.socket, params: payload });
       let document;
       try {
         document = enveloped.parse(payload.query);
@@ -179,7 +179,7 @@ export function useGraphqlWs({
     return true;
   }
 
-  wss.on("connection", (socket, request) => {
+  wss.on("connection", (socket) => {
     const state: SocketState = { fast: new Map() };
     let onMessage: ((data: string) => Promise<void>) | undefined;
     const closed = protocol.opened(
@@ -189,7 +189,7 @@ export function useGraphqlWs({
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) => (onMessage = cb),
       },
-      { socket, request },
+      { socket },
     );
     socket.on("message", (raw) => {
       const text = String(raw);
