@@ -1,0 +1,123 @@
+import type { TargetName } from "./targets.ts";
+
+/**
+ * The scenarios of issue 6, in full and `--quick` sizes. Rates are publish requests per second;
+ * offered deliveries per second = rate × channelsPerPublish × subscribers per channel.
+ */
+
+export interface FanoutScenario {
+  readonly kind: "fanout";
+  readonly name: string;
+  readonly description: string;
+  /** The figure the scenario is about: the table's headline row. */
+  readonly focus: "throughput" | "latency" | "memory";
+  readonly targets: readonly TargetName[];
+  /** Instances of each target, all on the same Redis; subscribers are split over them. */
+  readonly instances: number;
+  readonly subscribers: number;
+  readonly channels: number;
+  readonly channelsPerPublish: number;
+  /** 0: connect, subscribe and read memory only. */
+  readonly messages: number;
+  readonly publishRate: number;
+}
+
+export interface RestScenario {
+  readonly kind: "rest";
+  readonly name: string;
+  readonly description: string;
+  readonly targets: readonly TargetName[];
+  readonly concurrency: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+export type Scenario = FanoutScenario | RestScenario;
+
+const FANOUT_TARGETS: readonly TargetName[] = ["herald", "limit", "peer"];
+const REST_TARGETS: readonly TargetName[] = ["herald", "rest-baseline"];
+
+export function scenarios(quick: boolean): Scenario[] {
+  const size = <T>(full: T, small: T) => (quick ? small : full);
+  return [
+    {
+      kind: "fanout",
+      name: "broadcast",
+      focus: "throughput",
+      description: "one channel, every subscriber gets every message",
+      targets: FANOUT_TARGETS,
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(300, 20),
+      publishRate: size(50, 20),
+    },
+    {
+      kind: "fanout",
+      name: "spread",
+      focus: "throughput",
+      description: "channels of 10 subscribers each; every publish names 10 channels",
+      targets: FANOUT_TARGETS,
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: size(200, 20),
+      channelsPerPublish: 10,
+      messages: size(6_000, 40),
+      publishRate: size(1_000, 40),
+    },
+    {
+      kind: "fanout",
+      name: "idle",
+      focus: "memory",
+      description: "one subscription per connection, no traffic: memory and connect time",
+      targets: FANOUT_TARGETS,
+      instances: 1,
+      subscribers: size(5_000, 500),
+      channels: size(100, 10),
+      channelsPerPublish: 1,
+      messages: 0,
+      publishRate: 0,
+    },
+    {
+      kind: "fanout",
+      name: "latency",
+      focus: "latency",
+      description: "one channel at a rate no server saturates at: latency",
+      targets: FANOUT_TARGETS,
+      instances: 1,
+      subscribers: size(500, 100),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(120, 20),
+      publishRate: 20,
+    },
+    {
+      kind: "rest",
+      name: "rest",
+      description: "Pusher-signed POST /apps/:appId/events, closed loop, no subscribers",
+      targets: REST_TARGETS,
+      concurrency: size(16, 8),
+      warmupMs: size(1_000, 300),
+      durationMs: size(5_000, 1_500),
+    },
+    {
+      kind: "fanout",
+      name: "two-instances",
+      focus: "throughput",
+      description: "broadcast with subscribers split over 2 instances on one Redis, publishing to the first",
+      targets: FANOUT_TARGETS,
+      instances: 2,
+      subscribers: size(2_000, 200),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(300, 20),
+      publishRate: size(50, 20),
+    },
+  ];
+}
+
+/** Deliveries per second the scenario asks for (what the server is offered). */
+export function offeredDeliveryRate(scenario: FanoutScenario): number {
+  return scenario.publishRate * scenario.channelsPerPublish * (scenario.subscribers / scenario.channels);
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from "node:crypto";
+import { MessageType } from "graphql-ws";
+import WebSocket from "ws";
+import type { ReadySignal } from "./jobs.ts";
+
+/**
+ * A minimal graphql-ws (`graphql-transport-ws`) subscriber on raw `ws`, so that thousands of
+ * them cost the load generator little CPU: `connection_init` → `connection_ack` → `subscribe`,
+ * then every `next` carrying a benchmark message is read without `JSON.parse` (its `t` and
+ * `seq` are located in the raw frame). Everything else takes the ordinary parsing path.
+ */
+
+export const CHANNEL_SUBSCRIPTION = /* GraphQL */ `subscription Bench($name: String!) {
+  channel(name: $name) { kind id channel event data publishedAt }
+}`;
+
+/** Where subscribers report what they receive; one sink is shared by every subscriber. */
+export interface DeliverySink {
+  /** A benchmark message: `seq` < 0 marks warm-up and probe messages. */
+  delivered(subscriber: Subscriber, seq: number, sentAt: number, receivedAt: number): void;
+  /** Something unexpected (an error payload, a close); the first few end up in the report. */
+  problem(text: string): void;
+}
+
+export interface SubscriberOptions {
+  url: string;
+  appKey: string;
+  channel: string;
+  ready: ReadySignal;
+  sink: DeliverySink;
+}
+
+export interface Subscriber {
+  readonly channel: string;
+  /**
+   * Resolves with the connect + subscribe time in ms: at the `SUBSCRIBED` event, or (`probe`)
+   * once `subscribe` was sent on an acknowledged connection. Rejects if the socket fails first.
+   */
+  readonly live: Promise<number>;
+  /** Highest measured seq seen, for the ordering check (the sink keeps it). */
+  lastSeq: number;
+  /** Set by the sink when a probe arrived. */
+  sawProbe: boolean;
+  close(): void;
+}
+
+const SEQ_KEY = Buffer.from('"seq":');
+const T_KEY = Buffer.from('"t":');
+
+export function openSubscriber({ url, appKey, channel, ready, sink }: SubscriberOptions): Subscriber {
+  const startedAt = performance.now();
+  // A random id per subscription, as graphql-ws's own client does (no shared-id shortcut).
+  const id = randomUUID();
+  let isLive = false;
+  let closedByUs = false;
+  let resolveLive!: (ms: number) => void;
+  let rejectLive!: (error: Error) => void;
+  const live = new Promise<number>((resolve, reject) => {
+    resolveLive = resolve;
+    rejectLive = reject;
+  });
+  live.catch(() => {}); // the generator awaits it; a late rejection must not crash the process
+
+  const socket = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false, skipUTF8Validation: true });
+  const send = (message: object) => socket.send(JSON.stringify(message));
+  const becomeLive = () => {
+    if (isLive) return;
+    isLive = true;
+    resolveLive(performance.now() - startedAt);
+  };
+
+  const subscriber: Subscriber = {
+    channel,
+    live,
+    lastSeq: -Infinity,
+    sawProbe: false,
+    close() {
+      closedByUs = true;
+      socket.terminate();
+    },
+  };
+
+  socket.on("open", () => send({ type: MessageType.ConnectionInit, payload: { key: appKey } }));
+
+  socket.on("message", (data: Buffer) => {
+    if (isLive) {
+      const seqAt = data.indexOf(SEQ_KEY);
+      if (seqAt !== -1) {
+        const receivedAt = performance.now();
+        const tAt = data.indexOf(T_KEY);
+        sink.delivered(subscriber, readNumber(data, seqAt + SEQ_KEY.length), readNumber(data, tAt + T_KEY.length), receivedAt);
+        return;
+      }
+    }
+    handleControlMessage(data);
+  });
+
+  socket.on("error", (error) => rejectLive(error));
+  socket.on("close", (code, reason) => {
+    const text = `socket closed: ${code} ${reason.toString() || "(no reason)"}`;
+    rejectLive(new Error(text));
+    if (!closedByUs) sink.problem(text);
+  });
+
+  function handleControlMessage(data: Buffer) {
+    let message: { type?: string; id?: string; payload?: any };
+    try {
+      message = JSON.parse(data.toString("utf8"));
+    } catch {
+      sink.problem(`not JSON: ${data.toString("utf8", 0, 120)}`);
+      return;
+    }
+    switch (message.type) {
+      case MessageType.ConnectionAck:
+        send({ id, type: MessageType.Subscribe, payload: { query: CHANNEL_SUBSCRIPTION, variables: { name: channel } } });
+        if (ready === "probe") becomeLive();
+        return;
+      case MessageType.Next: {
+        const event = message.payload?.data?.channel;
+        if (event?.kind === "SUBSCRIBED") return becomeLive();
+        if (message.payload?.errors) return sink.problem(`error payload: ${JSON.stringify(message.payload.errors).slice(0, 200)}`);
+        // A message before the SUBSCRIBED event (it does not count), or one without seq.
+        if (!isLive) return;
+        return sink.problem(`unexpected next: ${data.toString("utf8", 0, 200)}`);
+      }
+      case MessageType.Error:
+        rejectLive(new Error(`subscribe failed: ${JSON.stringify(message.payload).slice(0, 200)}`));
+        return sink.problem(`error message: ${JSON.stringify(message.payload).slice(0, 200)}`);
+      case MessageType.Complete:
+        return sink.problem("the server completed a subscription");
+      case MessageType.Ping:
+        return send({ type: MessageType.Pong });
+      case MessageType.Pong:
+        return;
+      default:
+        return sink.problem(`unknown message type: ${String(message.type)}`);
+    }
+  }
+
+  return subscriber;
+}
+
+/** A JSON number starting at `offset` (parseFloat stops at the `,` or `}` after it). */
+function readNumber(data: Buffer, offset: number): number {
+  return parseFloat(data.toString("latin1", offset, offset + 32));
+}

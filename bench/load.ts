@@ -1,0 +1,306 @@
+/**
+ * The load generator, a process of its own (`run.ts` forks it) so its CPU never counts as the
+ * server's. It takes one job over IPC, runs it, sends back one result and exits. It only talks
+ * to 127.0.0.1 and stops by itself: every phase has a deadline.
+ */
+import { Redis } from "ioredis";
+import {
+  publishTimeLimitMs,
+  type CpuFigures,
+  type FanoutJob,
+  type FanoutResult,
+  type GeneratorMessage,
+  type LoadJob,
+  type RestJob,
+  type RestResult,
+} from "./lib/jobs.ts";
+import { createSamples, type Samples } from "./lib/percentiles.ts";
+import { machineBusySeconds, processCpuSeconds, processRssKb, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
+import { createPublisher, sendClosedLoop, sendPaced, type Publisher } from "./lib/publisher.ts";
+import { openSubscriber, type DeliverySink, type Subscriber } from "./lib/ws-subscriber.ts";
+
+const MAX_NOTES = 8;
+const MAX_LATENCY_SAMPLES = 5_000_000;
+/** Publish requests in flight at once; past it the publisher waits (see `sendPaced`). */
+const MAX_PUBLISHES_IN_FLIGHT = 64;
+const PROBE_INTERVAL_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `promise`, or a "timed out" rejection at `deadline` (a `performance.now()` time). */
+function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timed out")), Math.max(0, deadline - performance.now()));
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
+
+function report(message: GeneratorMessage, then: () => void = () => {}) {
+  process.send?.(message, then);
+}
+const progress = (text: string) => report({ type: "progress", text });
+
+/** Collects the first few problems; the rest are only counted. */
+function createNotes() {
+  const seen = new Map<string, number>();
+  return {
+    add(text: string) {
+      if (seen.has(text) || seen.size < MAX_NOTES) seen.set(text, (seen.get(text) ?? 0) + 1);
+    },
+    list: () => [...seen].map(([text, count]) => (count > 1 ? `${text} (×${count})` : text)),
+  };
+}
+
+/** Server, Redis, generator and everyone else's CPU over one window: call, then call the result. */
+async function startCpuWindow(serverPids: readonly number[], redis: Redis) {
+  const server = sum(serverPids.map(processCpuSeconds));
+  const redisCpu = await redisCpuSeconds(redis);
+  const generator = process.cpuUsage();
+  const machine = machineBusySeconds();
+  const startedAt = performance.now();
+  return async (): Promise<CpuFigures> => {
+    const machineCpuSeconds = machineBusySeconds() - machine;
+    const serverCpuSeconds = sum(serverPids.map(processCpuSeconds)) - server;
+    const own = process.cpuUsage(generator);
+    const generatorCpuSeconds = (own.user + own.system) / 1e6;
+    const redisSeconds = (await redisCpuSeconds(redis)) - redisCpu;
+    return {
+      serverCpuSeconds,
+      redisCpuSeconds: redisSeconds,
+      generatorCpuSeconds,
+      otherCpuSeconds: Math.max(0, machineCpuSeconds - serverCpuSeconds - generatorCpuSeconds - redisSeconds),
+      wallSeconds: (performance.now() - startedAt) / 1000,
+    };
+  };
+}
+
+async function runFanout(job: FanoutJob): Promise<FanoutResult> {
+  const notes = createNotes();
+  const redis = new Redis(job.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const channelNames = Array.from({ length: job.channels }, (_, i) => `${job.channelPrefix}${i}`);
+
+  // Deliveries of the measured phase; probes (seq < 0) only mark their subscriber.
+  let measuring = false;
+  let received = 0;
+  let outOfOrder = 0;
+  let lastDeliveryAt = 0;
+  let latency: Samples = createSamples(0);
+  const sink: DeliverySink = {
+    delivered(subscriber, seq, sentAt, receivedAt) {
+      if (seq < 0) {
+        subscriber.sawProbe = true;
+        return;
+      }
+      if (!measuring) return;
+      received++;
+      lastDeliveryAt = receivedAt;
+      latency.add(receivedAt - sentAt);
+      if (seq <= subscriber.lastSeq) outOfOrder++;
+      subscriber.lastSeq = seq;
+    },
+    problem: notes.add,
+  };
+
+  // Connect: `connectConcurrency` sockets opening at once, everything within the deadline.
+  const subscribers: Subscriber[] = [];
+  const connectTimes = createSamples(job.subscribers);
+  const connectDeadline = performance.now() + job.connectTimeoutMs;
+  let failed = 0;
+  let nextIndex = 0;
+  const connect = async (i: number) => {
+    // Deal channels round-robin, and each channel's subscribers over every instance.
+    const url = job.wsUrls[Math.floor(i / job.channels) % job.wsUrls.length]!;
+    const subscriber = openSubscriber({ url, appKey: job.appKey, channel: channelNames[i % job.channels]!, ready: job.ready, sink });
+    subscribers.push(subscriber);
+    try {
+      connectTimes.add(await beforeDeadline(subscriber.live, connectDeadline));
+      return true;
+    } catch (error) {
+      failed++;
+      notes.add(`subscriber not live: ${(error as Error).message}`);
+      return false;
+    }
+  };
+  const connectWorker = async () => {
+    while (nextIndex < job.subscribers && performance.now() < connectDeadline) await connect(nextIndex++);
+  };
+
+  // A pilot subscriber first, so that state a server builds lazily on its first subscription
+  // (schema caches, pools) is in the RSS baseline rather than in the per-connection figure.
+  const connectStartedAt = performance.now();
+  const pilotLive = await connect(nextIndex++);
+  const rssBeforeKb = sum(job.serverPids.map(processRssKb));
+  await Promise.all(Array.from({ length: job.connectConcurrency }, connectWorker));
+  failed += job.subscribers - nextIndex;
+  const connectTotalMs = performance.now() - connectStartedAt;
+  const liveCount = connectTimes.count;
+  const measuredConnections = liveCount - (pilotLive ? 1 : 0);
+  progress(`${liveCount}/${job.subscribers} subscribers live in ${(connectTotalMs / 1000).toFixed(1)} s`);
+
+  await sleep(job.settleMs);
+  const rssAfterKb = sum(job.serverPids.map(processRssKb));
+  const base = {
+    kind: "fanout" as const,
+    connect: { perSubscriberMs: connectTimes.summarize(), totalMs: connectTotalMs, failed },
+    memory: { rssBeforeKb, rssAfterKb, perConnectionKb: measuredConnections > 0 ? (rssAfterKb - rssBeforeKb) / measuredConnections : NaN },
+  };
+  if (job.messages === 0 || liveCount === 0) {
+    for (const subscriber of subscribers) subscriber.close();
+    redis.disconnect();
+    return { ...base, notes: notes.list() };
+  }
+
+  const publisher = createPublisher(job.publish, { maxSockets: MAX_PUBLISHES_IN_FLIGHT, onProblem: notes.add });
+  const publishTargets = (i: number) => {
+    const first = (i * job.channelsPerPublish) % job.channels;
+    return Array.from({ length: job.channelsPerPublish }, (_, k) => channelNames[(first + k) % job.channels]!);
+  };
+  const live = await settledSubscribers(subscribers);
+  await warmUp(job, publisher, live, channelNames, notes);
+
+  // Measure: deliveries expected are counted per accepted publish.
+  const liveOnChannel = new Map<string, number>();
+  for (const subscriber of live) liveOnChannel.set(subscriber.channel, (liveOnChannel.get(subscriber.channel) ?? 0) + 1);
+  latency = createSamples(Math.min(MAX_LATENCY_SAMPLES, job.messages * job.channelsPerPublish * Math.ceil(job.subscribers / job.channels)));
+  let expected = 0;
+  let published = 0;
+  let publishErrors = 0;
+  measuring = true;
+  const stopCpu = await startCpuWindow(job.serverPids, redis);
+  const startedAt = performance.now();
+  const { elapsedMs: publishMs, sent } = await sendPaced({
+    count: job.messages,
+    ratePerSecond: job.publishRate,
+    maxInFlight: MAX_PUBLISHES_IN_FLIGHT,
+    maxDurationMs: publishTimeLimitMs(job),
+    async send(i) {
+      const channels = publishTargets(i);
+      const { ok } = await publisher.publish(channels, i);
+      if (!ok) return publishErrors++;
+      published++;
+      for (const channel of channels) expected += liveOnChannel.get(channel) ?? 0;
+    },
+  });
+  if (sent < job.messages) notes.add(`publishing stopped after ${sent} of ${job.messages} messages (time limit)`);
+  progress(`published ${published} in ${(publishMs / 1000).toFixed(1)} s; draining`);
+
+  // Drain: until everything arrived, nothing arrived for a while, or the deadline.
+  const drainDeadline = performance.now() + job.drainTimeoutMs;
+  lastDeliveryAt = Math.max(lastDeliveryAt, performance.now());
+  while (received < expected && performance.now() < drainDeadline && performance.now() - lastDeliveryAt < job.stallTimeoutMs) {
+    await sleep(20);
+  }
+  const cpu = await stopCpu();
+  measuring = false;
+  const deliverySeconds = (lastDeliveryAt - startedAt) / 1000;
+
+  for (const subscriber of subscribers) subscriber.close();
+  publisher.close();
+  redis.disconnect();
+  return {
+    ...base,
+    delivery: {
+      published,
+      publishErrors,
+      achievedPublishRate: (published + publishErrors) / (publishMs / 1000),
+      expected,
+      received,
+      lost: Math.max(0, expected - received),
+      outOfOrder,
+      deliveriesPerSecond: received / deliverySeconds,
+      deliveriesPerCpuSecond: received / cpu.serverCpuSeconds,
+      latencyMs: latency.summarize(),
+      cpu,
+    },
+    notes: notes.list(),
+  };
+}
+
+/** The subscribers whose `live` resolved (the connect phase already waited for all of them). */
+async function settledSubscribers(subscribers: Subscriber[]): Promise<Subscriber[]> {
+  const outcomes = await Promise.allSettled(subscribers.map((s) => s.live));
+  return subscribers.filter((_, i) => outcomes[i]!.status === "fulfilled");
+}
+
+/**
+ * Publishes probe rounds (every channel once, seq < 0) until every live subscriber has seen a
+ * probe and at least `warmupMessages` rounds went out, then waits for the stragglers. For the
+ * peer this is how we know its subscriptions are live; for all it warms up the JIT and pools.
+ */
+async function warmUp(
+  job: FanoutJob,
+  publisher: Publisher,
+  live: Subscriber[],
+  channelNames: string[],
+  notes: ReturnType<typeof createNotes>,
+) {
+  const deadline = performance.now() + job.connectTimeoutMs;
+  let round = 0;
+  const groups: string[][] = [];
+  for (let i = 0; i < channelNames.length; i += job.channelsPerPublish) groups.push(channelNames.slice(i, i + job.channelsPerPublish));
+  while (performance.now() < deadline) {
+    round++;
+    await Promise.all(groups.map((channels) => publisher.publish(channels, -round)));
+    if (round >= job.warmupMessages && live.every((s) => s.sawProbe)) break;
+    await sleep(PROBE_INTERVAL_MS);
+  }
+  const unseen = live.filter((s) => !s.sawProbe).length;
+  if (unseen > 0) notes.add(`${unseen} subscribers never received a warm-up probe`);
+  await sleep(Math.min(job.settleMs, 500)); // let the last probes drain before measuring
+}
+
+async function runRest(job: RestJob): Promise<RestResult> {
+  const notes = createNotes();
+  const redis = new Redis(job.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const publisher = createPublisher(job.publish, { maxSockets: job.concurrency, onProblem: notes.add });
+  let seq = 0;
+  await sendClosedLoop({ concurrency: job.concurrency, durationMs: job.warmupMs, send: () => publisher.publish([job.channel], seq++) });
+
+  const latency = createSamples(1_000_000);
+  const failures: Record<string, number> = {};
+  let requests = 0;
+  let ok = 0;
+  const stopCpu = await startCpuWindow(job.serverPids, redis);
+  await sendClosedLoop({
+    concurrency: job.concurrency,
+    durationMs: job.durationMs,
+    async send() {
+      const sentAt = performance.now();
+      const outcome = await publisher.publish([job.channel], seq++);
+      latency.add(performance.now() - sentAt);
+      requests++;
+      if (outcome.ok) ok++;
+      else failures[outcome.status] = (failures[outcome.status] ?? 0) + 1;
+    },
+  });
+  const cpu = await stopCpu();
+  publisher.close();
+  redis.disconnect();
+  return {
+    kind: "rest",
+    requests,
+    ok,
+    failures,
+    requestsPerSecond: ok / cpu.wallSeconds,
+    requestsPerCpuSecond: ok / cpu.serverCpuSeconds,
+    latencyMs: latency.summarize(),
+    cpu,
+    notes: notes.list(),
+  };
+}
+
+// The runner dying (IPC gone) ends the generator too.
+process.on("disconnect", () => process.exit(0));
+process.once("message", (job: LoadJob) => {
+  const run = job.kind === "fanout" ? runFanout(job) : runRest(job);
+  const exit = () => process.exit(0);
+  run.then(
+    (result) => report({ type: "result", result }, exit),
+    (error) => report({ type: "failed", error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, exit),
+  );
+});
