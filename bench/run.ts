@@ -336,6 +336,8 @@ async function main() {
     writeFileSync(`${REPO_ROOT}${PROFILE_DIR_NAME}/.gitignore`, "*\n");
   }
   checkFileDescriptorLimit(options.scenarios);
+  console.log("Building (npm run build): servers run compiled, as `npm start` runs Herald");
+  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
 
   try {
     await redis.connect();

@@ -179,7 +179,7 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     const channel = freshChannel("empty");
     const first = await a.history("app", channel, { limit: 10 });
     expect(first).toMatchObject({ messages: [], offset: 0, recoverable: true });
-    expect(first.epoch).toMatch(/^[0-9a-f]{16}$/);
+    expect(first.epoch).toMatch(/^[0-9a-z]{13,}$/);
     expect((await b.history("app", channel, { limit: 10 })).epoch).toBe(first.epoch);
     await b.publish("app", [message(channel, 1), message(channel, 2)]);
     const resumed = await a.history("app", channel, { since: { offset: 0, epoch: first.epoch }, limit: 10 });

@@ -10,6 +10,12 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Run TypeScript with the repo's tsx loader in the process itself (its PID is the server's). */
 const TSX = ["--import", "tsx"];
+/**
+ * Servers run from the compiled build (`npm run build`, as `npm start` does), not through tsx:
+ * tsx keeps function names by defining `name` on every closure it creates, which costs a few
+ * hundred bytes per closure and would be measured as per-connection memory.
+ */
+export const compiled = (script: string) => `${REPO_ROOT}dist/${script.replace(/\.ts$/, ".js")}`;
 const OUTPUT_TAIL_LINES = 30;
 
 export interface ManagedProcess {
@@ -27,14 +33,14 @@ export interface ManagedProcess {
 const running = new Set<ManagedProcess>();
 
 /** Preloaded into every server: it stops when our IPC channel closes (see the file). */
-const EXIT_WITH_RUNNER = ["--import", `${REPO_ROOT}bench/lib/exit-with-runner.ts`];
+const EXIT_WITH_RUNNER = ["--import", compiled("bench/lib/exit-with-runner.ts")];
 
 /**
- * Starts `node --import tsx <script>` with an IPC channel, whose closing (the runner died)
+ * Starts the compiled `<script>` with an IPC channel, whose closing (the runner died)
  * sends the server SIGTERM. `nodeArgs` go before the script (e.g. `--cpu-prof`).
  */
 export function startScript(name: string, script: string, env: Record<string, string>, nodeArgs: readonly string[] = []): ManagedProcess {
-  const child = spawn(process.execPath, [...TSX, ...EXIT_WITH_RUNNER, ...nodeArgs, script], {
+  const child = spawn(process.execPath, [...EXIT_WITH_RUNNER, ...nodeArgs, compiled(script)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],

@@ -111,16 +111,18 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
           excludeSocketId: e.excludeSocketId,
         })),
       );
-      await engine.publish(app.id, messages);
-      await Promise.all(
-        (recordStatus ? events : []).map((e) =>
+      // One round trip: the status writes go out with the publish (in that order, on one
+      // connection), instead of waiting for the publish to come back first.
+      await Promise.all([
+        engine.publish(app.id, messages),
+        ...(recordStatus ? events : []).map((e) =>
           engine.putMessageStatus(
             app.id,
             { id: e.id, status: "PUBLISHED", channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt },
             messageStatusTtlSeconds,
           ),
         ),
-      );
+      ]);
       return Promise.all(
         all.map(async (e, i) => {
           const duplicate = !fresh[i];

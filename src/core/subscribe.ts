@@ -73,13 +73,13 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
     });
     connection.subscriptions.add(queue);
     let presence: Presence | undefined;
-    // Resume: live messages wait in `pending` while history is read; every message with an
-    // offset passes `position`, which drops what was already delivered (history and live may
-    // overlap: they travel on different connections).
+    // Live messages wait in `pending` until SUBSCRIBED (and, on a resume, the replayed history)
+    // went first; every message with an offset passes `position`, which drops what was already
+    // delivered (history and live may overlap: they travel on different connections).
     const since = args.since ?? undefined;
     if (since !== undefined) validatePosition(since);
     const position = { offset: since?.offset ?? 0, epoch: since?.epoch };
-    let pending: ChannelMessage[] | undefined = since === undefined ? undefined : [];
+    let pending: ChannelMessage[] | undefined = [];
     const deliver = (message: ChannelMessage) => {
       if (message.offset !== undefined) {
         if (message.epoch === position.epoch && message.offset <= position.offset) return;
@@ -125,7 +125,7 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
     }
     queue.push(subscribedEvent(name, presence, since && { recovered: recovered!, ...position }));
     for (const message of replay) deliver(message);
-    const live = pending ?? [];
+    const live = pending;
     pending = undefined;
     for (const message of live) deliver(message);
     return queue;

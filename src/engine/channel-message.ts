@@ -25,8 +25,13 @@ export function withoutPosition(message: ChannelMessage): ChannelMessage {
 }
 
 /** A new stream generation: 64 random bits, hex (JSON-safe, so Lua can splice it in). */
+// An epoch must differ from every earlier epoch of the channel: a random per-process part and a
+// counter do, without asking the system for entropy on every publish (offered to Redis with each
+// append, it is used only when a channel starts a new generation).
+const epochPrefix = randomBytes(6).toString("hex");
+let epochCounter = 0;
 export function newEpoch(): string {
-  return randomBytes(8).toString("hex");
+  return `${epochPrefix}${(++epochCounter).toString(36)}`;
 }
 
 /** A history `limit` as a count of messages: an integer from 0 to 2^31 - 1 (NaN counts as 0). */

@@ -79,6 +79,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const statusKey = (appId: string, id: string) => `${prefix}{${appId}}:status:${id}`;
   const instancesKey = `${prefix}instances`;
 
+  /** Channels this instance is subscribed to: their listeners, and the SUBSCRIBE in flight. */
+  const topics = new Map<string, { listeners: Set<MessageListener>; ready: Promise<number> }>();
   /** Subscriptions of this instance, so `close()` can uncount them all. */
   const open = new Set<EngineSubscription>();
   let closed = false;
@@ -149,15 +151,29 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         .hincrby(subsKey(appId, channel), instanceId, 1)
         .sadd(channelsKey(appId), channel)
         .exec();
-      let subId: number;
-      try {
-        // RedisPubSub resolves after Redis confirmed the SUBSCRIBE (or immediately when this
-        // instance is already subscribed to the channel), and shares one SUBSCRIBE per channel.
-        subId = await pubsub.subscribe(channelTopic(appId, channel), (payload: unknown) => {
-          if (isChannelMessage(payload)) listener(payload);
-          else onError(new Error(`dropped a malformed message on ${channel}`));
+      // One RedisPubSub subscription (one SUBSCRIBE) per channel on this instance; its messages
+      // are checked once and handed to every listener of the channel in one loop.
+      const key = channelTopic(appId, channel);
+      let topic = topics.get(key);
+      if (!topic) {
+        const listeners = new Set<MessageListener>();
+        const ready = pubsub.subscribe(key, (payload: unknown) => {
+          if (!isChannelMessage(payload)) return onError(new Error(`dropped a malformed message on ${channel}`));
+          for (const deliver of listeners) deliver(payload);
         });
+        topic = { listeners, ready };
+        topics.set(key, topic);
+      }
+      const current = topic;
+      // Wrapped, so one function subscribed twice is two subscriptions.
+      const entry: MessageListener = (message) => listener(message);
+      current.listeners.add(entry);
+      try {
+        // Resolves after Redis confirmed the SUBSCRIBE (at once if the channel already was).
+        await current.ready;
       } catch (error) {
+        current.listeners.delete(entry);
+        if (topics.get(key) === current && current.listeners.size === 0) topics.delete(key);
         await publisher.hincrby(subsKey(appId, channel), instanceId, -1);
         throw error;
       }
@@ -167,7 +183,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
           if (done) return;
           done = true;
           open.delete(subscription);
-          pubsub.unsubscribe(subId);
+          current.listeners.delete(entry);
+          if (current.listeners.size === 0 && topics.get(key) === current) {
+            topics.delete(key);
+            pubsub.unsubscribe(await current.ready);
+          }
           const left = await publisher.hincrby(subsKey(appId, channel), instanceId, -1);
           if (left <= 0) await publisher.hdel(subsKey(appId, channel), instanceId);
         },

@@ -52,7 +52,7 @@ export interface FastPath {
     id: string,
     variables: Record<string, unknown> | null | undefined,
     contextValue: HeraldContext,
-    send: (data: string) => void,
+    send: (data: string | Buffer) => void,
     onEnd: () => void,
   ): Promise<FastSubscription>;
 }
@@ -65,8 +65,11 @@ export interface FastOperation {
 
 export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }: FastPathOptions): FastPath {
   const documents = new Map<string, FastOperation | null>();
-  /** event → group key → serialized `ExecutionResult`: the once-per-message work. */
-  const rendered = new WeakMap<object, Map<string, string>>();
+  /**
+   * event → group → the UTF-8 bytes of `<ExecutionResult JSON>}`: the once-per-message work.
+   * A subscriber's frame is its own `{"id":…,"type":"next","payload":` bytes followed by these.
+   */
+  const rendered = new WeakMap<object, Map<string, Buffer>>();
 
   function analyse(query: string, operationName: string | null | undefined): FastOperation | undefined {
     const key = `${operationName ?? ""}\0${query}`;
@@ -102,6 +105,7 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     analyse,
     async start(operation, id, variables, contextValue, send, onEnd) {
       const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      const headBytes = Buffer.from(head);
       const complete = `{"id":${JSON.stringify(id)},"type":"complete"}`;
       const source = await createSourceEventStream({
         schema,
@@ -120,11 +124,11 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
         return { stop() {} };
       }
       const group = `${operation.operationName ?? ""}\0${operation.query}\0${JSON.stringify(variables ?? {})}`;
-      const render = (event: ChannelEvent): string => {
+      const render = (event: ChannelEvent): Buffer => {
         let byGroup = rendered.get(event);
         if (!byGroup) rendered.set(event, (byGroup = new Map()));
-        let json = byGroup.get(group);
-        if (json === undefined) {
+        let tail = byGroup.get(group);
+        if (tail === undefined) {
           const result = execute({
             schema,
             document: operation.document,
@@ -135,17 +139,21 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
           });
           // ChannelEvent's resolvers are synchronous, so execution is too.
           if (result instanceof Promise) throw new Error("fast path: execution must be synchronous");
-          json = JSON.stringify(result.errors ? { ...result, errors: result.errors.map((e) => maskError(e)) } : result);
-          byGroup.set(group, json);
+          const json = JSON.stringify(result.errors ? { ...result, errors: result.errors.map((e) => maskError(e)) } : result);
+          tail = Buffer.from(json + "}");
+          byGroup.set(group, tail);
         }
-        return json;
+        return tail;
       };
       let stopped = false;
       source.attach({
         next(item) {
           if (stopped) return;
           if (item instanceof HeraldError) send(head + errorPayload(new GraphQLError(item.message, { originalError: item })) + "}");
-          else send(head + render(item) + "}");
+          else {
+            const tail = render(item);
+            send(Buffer.concat([headBytes, tail], headBytes.length + tail.length));
+          }
         },
         end() {
           if (!stopped) send(complete);

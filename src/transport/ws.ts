@@ -122,14 +122,14 @@ export function useGraphqlWs({
   });
 
   /** Sends without waiting; a socket that cannot keep up is dropped rather than buffered forever. */
-  function sendTo(socket: WebSocket, data: string) {
+  function sendTo(socket: WebSocket, data: string | Buffer) {
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > maxSocketBufferBytes) {
       slowConsumerDisconnects++;
       socket.close(HeraldCloseCode.SlowConsumer, "Slow consumer: too much unsent data");
       return;
     }
-    socket.send(data);
+    socket.send(data, TEXT_FRAME);
   }
 
   /** Handles a `subscribe` or `complete` message on the fast path; false to let graphql-ws have it. */
@@ -241,6 +241,9 @@ export function useGraphqlWs({
     },
   };
 }
+
+/** Every protocol message is a text frame, whether handed over as a string or as UTF-8 bytes. */
+const TEXT_FRAME = { binary: false } as const;
 
 interface EnvelopedRoot {
   execute: typeof execute;
