@@ -1,4 +1,4 @@
-import { ErrorCode, HeraldError } from "../../errors.ts";
+import { HeraldError, httpStatusOf } from "../../errors.ts";
 import type { RestResponse } from "../router.ts";
 
 /**
@@ -8,53 +8,9 @@ import type { RestResponse } from "../router.ts";
  */
 export function pusherErrorResponse(error: unknown): RestResponse {
   if (!(error instanceof HeraldError)) return internalError;
-  const status = pusherStatusOf(error.code);
+  // Pusher answers with the plain HTTP status of the failure, which is exactly httpStatusOf's.
+  const status = httpStatusOf(error.code);
   return status === 500 ? internalError : { status, body: error.message };
 }
 
 const internalError: RestResponse = { status: 500, body: "Internal server error" };
-
-function pusherStatusOf(code: ErrorCode): number {
-  switch (code) {
-    case ErrorCode.Unauthenticated:
-      return 401;
-    case ErrorCode.Forbidden:
-      return 403; // a disabled app
-    case ErrorCode.BadRequest:
-    case ErrorCode.InvalidChannelName:
-    case ErrorCode.InvalidEventName:
-    case ErrorCode.TooManyChannels:
-    case ErrorCode.BatchTooLarge:
-    case ErrorCode.InvalidHeaders:
-    case ErrorCode.InvalidSocketId:
-    case ErrorCode.InvalidMessageId:
-    case ErrorCode.InvalidSelector:
-    case ErrorCode.InvalidPublishAt:
-    case ErrorCode.InvalidRepeatEvery:
-    case ErrorCode.InvalidRepeatExpiresAt:
-    case ErrorCode.UserInfoTooLarge:
-    case ErrorCode.InvalidUserId:
-      return 400;
-    case ErrorCode.PayloadTooLarge:
-      return 413;
-    case ErrorCode.NotFound:
-      return 404;
-    // Subscriber-side limits: no Pusher route raises them, but they are limits, not faults.
-    case ErrorCode.TooManySubscriptions:
-    case ErrorCode.TooManyMembers:
-    case ErrorCode.TooManyConnections:
-    case ErrorCode.SlowConsumer:
-    case ErrorCode.TooManySchedules:
-      return 429;
-    case ErrorCode.EngineUnavailable:
-    case ErrorCode.ShuttingDown:
-      return 503;
-    case ErrorCode.Internal:
-      return 500;
-    default:
-      // All new error codes must be explicitly described here (this line stops compiling);
-      // at run time an unmapped code is an internal error, and the route logs it.
-      code satisfies never;
-      return 500;
-  }
-}
