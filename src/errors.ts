@@ -83,6 +83,11 @@ export function httpStatusOf(code: ErrorCode): number {
       return 503;
     case ErrorCode.Internal:
       return 500;
+    default:
+      // All new error codes must be explicitly described here (this line stops compiling);
+      // at run time an unknown code is an internal error.
+      code satisfies never;
+      return 500;
   }
 }
 
