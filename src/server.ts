@@ -67,6 +67,22 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         sendJson(res, 503, { status: "engine unreachable", engine: engine.kind });
       }
     },
+    // Prometheus text format; per instance (sum over instances for the service).
+    "/metrics": (_req, res) => {
+      const lines = [
+        "# HELP herald_connections Open client connections (WebSocket and SSE) on this instance.",
+        "# TYPE herald_connections gauge",
+        ...config.apps.map((app) => `herald_connections{app="${app.id}"} ${core.connectionCount(app.id)}`),
+        "# HELP herald_slow_consumer_disconnects_total WebSockets closed with 4032 because they read too slowly.",
+        "# TYPE herald_slow_consumer_disconnects_total counter",
+        `herald_slow_consumer_disconnects_total ${ws.slowConsumerDisconnects}`,
+        "# HELP herald_process_resident_memory_bytes Resident set size of this process.",
+        "# TYPE herald_process_resident_memory_bytes gauge",
+        `herald_process_resident_memory_bytes ${process.memoryUsage.rss()}`,
+      ];
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(lines.join("\n") + "\n");
+    },
   };
 
   let inFlight = 0;

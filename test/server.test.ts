@@ -31,6 +31,17 @@ describe("operational endpoints and GraphiQL", () => {
     expect(html).toMatch(/graphiql/i);
   });
 
+  it("serves Prometheus metrics that follow the connections", async () => {
+    const read = async () => (await (await fetch(`${server.url}/metrics`)).text()).match(/herald_connections\{app="one"\} (\d+)/)![1];
+    expect(await read()).toBe("0");
+    const ws = connectWs(server);
+    await ws.ack;
+    expect(await read()).toBe("1");
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^herald_slow_consumer_disconnects_total 0$/m);
+    await ws.dispose();
+  });
+
   it("answers 404 for unknown routes", async () => {
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
   });
