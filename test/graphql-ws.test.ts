@@ -1,3 +1,4 @@
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, ChannelsDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
 import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
@@ -167,5 +168,35 @@ describe("header selectors", () => {
     await expect(long.subscribed).rejects.toBeDefined();
     expect((long.errors[0] as { extensions: { code: string; limit: number } }).extensions).toMatchObject({ code: "INVALID_SELECTOR", limit: 64 });
     await ws.dispose();
+  });
+});
+
+describe("connection_init timeout", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_CONNECTION_INIT_TIMEOUT_MS: "200" } });
+  });
+  afterAll(() => server.close());
+
+  const open = async () => {
+    const socket = new WebSocket(server.wsUrl, "graphql-transport-ws");
+    const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+    await new Promise((resolve) => socket.once("open", resolve));
+    return { socket, closed };
+  };
+
+  it("closes with 4408 a socket that sends no connection_init in time", async () => {
+    const { closed } = await open();
+    expect(await closed).toBe(4408);
+  });
+
+  it("keeps a socket that initialised in time open past the timeout", async () => {
+    const { socket, closed } = await open();
+    const ack = new Promise((resolve) => socket.once("message", resolve));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { key: APP_ONE.key } }));
+    expect(JSON.parse(String(await ack))).toMatchObject({ type: "connection_ack" });
+    const outcome = await Promise.race([closed, sleep(400).then(() => "open")]);
+    expect(outcome).toBe("open");
+    socket.close();
   });
 });

@@ -26,6 +26,12 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
   // Socket ids: a random per-process prefix and a counter, unique across instances in practice.
   const socketPrefix = randomInt(1, 2 ** 31);
   let socketCounter = 0;
+  /** Forgets a connection and frees its slot; false if it was already gone. */
+  const release = (connection: LiveConnection) => {
+    if (!connections.delete(connection)) return false;
+    perApp.set(connection.app.id, (perApp.get(connection.app.id) ?? 1) - 1);
+    return true;
+  };
 
   return {
     connect(app, transport, options = {}) {
@@ -43,23 +49,7 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
         });
       }
       perApp.set(app.id, open + 1);
-      const subscriptions = new Set<SubscriberQueue<ChannelEvent>>();
-      const connection: LiveConnection = {
-        app,
-        user,
-        socketId: `${socketPrefix}.${++socketCounter}`,
-        transport,
-        subscriptions,
-        close() {
-          if (!connections.delete(connection)) return;
-          perApp.set(app.id, (perApp.get(app.id) ?? 1) - 1);
-          for (const queue of [...subscriptions]) queue.return();
-        },
-        terminate(reason) {
-          if (options.onTerminate) options.onTerminate(reason);
-          connection.close();
-        },
-      };
+      const connection = new OpenConnection(app, user, `${socketPrefix}.${++socketCounter}`, transport, options.onTerminate, release);
       connections.add(connection);
       return connection;
     },
@@ -69,4 +59,36 @@ export function createConnectionRegistry(limits: Pick<Limits, "maxConnectionsPer
     all: () => [...connections],
     ofUser: (appId, userId) => [...connections].filter((c) => c.app.id === appId && c.user?.id === userId),
   };
+}
+
+/**
+ * A connection lives as long as its socket, so it is a class: its methods are shared by every
+ * connection, where an object of closures would carry them (and their contexts) per connection.
+ */
+class OpenConnection implements LiveConnection {
+  readonly subscriptions = new Set<SubscriberQueue<ChannelEvent>>();
+  readonly #onTerminate: ((reason: string) => void) | undefined;
+  readonly #release: (connection: LiveConnection) => boolean;
+
+  constructor(
+    readonly app: App,
+    readonly user: ConnectionUser | undefined,
+    readonly socketId: string,
+    readonly transport: Connection["transport"],
+    onTerminate: ((reason: string) => void) | undefined,
+    release: (connection: LiveConnection) => boolean,
+  ) {
+    this.#onTerminate = onTerminate;
+    this.#release = release;
+  }
+
+  close() {
+    if (!this.#release(this)) return;
+    for (const queue of [...this.subscriptions]) void queue.return();
+  }
+
+  terminate(reason: string) {
+    if (this.#onTerminate) this.#onTerminate(reason);
+    this.close();
+  }
 }

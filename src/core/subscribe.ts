@@ -1,12 +1,12 @@
-import type { Limits } from "../config.ts";
-import type { ChannelMessage, Engine, StreamPosition } from "../engine/types.ts";
+import type { App, Limits } from "../config.ts";
+import type { ChannelMessage, Engine, EngineSubscription, MessageListener, StreamPosition } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled } from "./apps.ts";
 import type { ConnectionRegistry, LiveConnection } from "./connections.ts";
-import { authorizeChannel, type ChannelAccess } from "./channel-auth.ts";
+import { authorizeChannel, type ChannelAccess, type Member } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
-import { parseSelector } from "./selector.ts";
-import { createSubscriberQueue } from "./subscriber-queue.ts";
+import { parseSelector, type Selector } from "./selector.ts";
+import { BoundedQueue } from "./subscriber-queue.ts";
 import type { Caller, ChannelEvent, Presence, SubscribeArgs, SubscriptionStream } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
 
@@ -26,7 +26,8 @@ export type Subscribe = (caller: Caller, args: SubscribeArgs) => Promise<Subscri
  * (its selector; its own socket excluded), and a bounded queue per subscription whose end
  * releases everything exactly once.
  */
-export function createSubscribe({ engine, limits, connections, historySize, onError }: SubscribeDeps): Subscribe {
+export function createSubscribe(deps: SubscribeDeps): Subscribe {
+  const { engine, limits, connections, historySize, onError } = deps;
   return async function subscribe(caller, args) {
     if (caller.role === "anonymous") {
       throw new HeraldError(
@@ -37,6 +38,7 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
     const app = assertEnabled(caller.app);
     const name = validateChannelName(args.name, limits);
     const selector = args.selector == null ? undefined : parseSelector(args.selector, { maxLength: limits.maxSelectorLength });
+    const since = args.since ?? undefined;
     // An SSE request (or a backend subscribing) carries one operation: its connection lives
     // exactly as long as that subscription.
     const shared = caller.role === "subscriber" ? (caller.connection as LiveConnection | undefined) : undefined;
@@ -49,52 +51,19 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
     let access: ChannelAccess;
     try {
       access = authorizeChannel(name, args, { app, socketId: connection.socketId, connectionClaims: connection.user?.claims, limits });
+      if (since !== undefined) validatePosition(since);
     } catch (error) {
       if (!shared) connection.close();
       throw error;
     }
     const member = access.member;
-
-    let releaseEngine: () => Promise<void> = async () => {};
-    let joined = false;
-    const release = async () => {
-      await releaseEngine();
-      if (member && joined && (await engine.presence.leave(app.id, name, connection.socketId, member.userId))) {
-        await publishMemberEvent(engine, app.id, name, "MEMBER_REMOVED", member);
-      }
-    };
-    const queue = createSubscriberQueue<ChannelEvent>({
-      limit: limits.subscriberQueueLength,
-      onClose: () => {
-        connection.subscriptions.delete(queue);
-        release().catch(onError);
-        if (!shared) connection.close();
-      },
-    });
-    connection.subscriptions.add(queue);
+    const subscription = new ChannelSubscription(deps, { app, name, selector, connection, ownsConnection: !shared, member, since });
+    connection.subscriptions.add(subscription);
     let presence: Presence | undefined;
-    // Live messages wait in `pending` until SUBSCRIBED (and, on a resume, the replayed history)
-    // went first; every message with an offset passes `position`, which drops what was already
-    // delivered (history and live may overlap: they travel on different connections).
-    const since = args.since ?? undefined;
-    if (since !== undefined) validatePosition(since);
-    const position = { offset: since?.offset ?? 0, epoch: since?.epoch };
-    let pending: ChannelMessage[] | undefined = [];
-    const deliver = (message: ChannelMessage) => {
-      if (message.offset !== undefined) {
-        if (message.epoch === position.epoch && message.offset <= position.offset) return;
-        position.offset = message.offset;
-        position.epoch = message.epoch;
-      }
-      if (message.excludeSocketId === connection.socketId) return;
-      if (selector && !message.kind && !selector.matches(message.headers)) return;
-      queue.push(messageEvent(message));
-    };
     let recovered: boolean | undefined;
     let replay: readonly ChannelMessage[] = [];
     try {
-      const subscription = await engine.subscribe(app.id, name, (message) => (pending ? pending.push(message) : deliver(message)));
-      releaseEngine = () => subscription.close();
+      subscription.engineSubscription = await engine.subscribe(app.id, name, subscription.listener());
       if (member) {
         const joinedAs = await engine.presence.join(app.id, name, connection.socketId, member, limits.maxPresenceMembers);
         if (joinedAs === "full") {
@@ -102,7 +71,7 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
             limit: limits.maxPresenceMembers,
           });
         }
-        joined = true;
+        subscription.joined = true;
         if (joinedAs === "added") await publishMemberEvent(engine, app.id, name, "MEMBER_ADDED", member, connection.socketId);
         const members = await engine.presence.members(app.id, name);
         presence = { channel: name, count: members.length, members };
@@ -112,24 +81,123 @@ export function createSubscribe({ engine, limits, connections, historySize, onEr
         recovered = history.recoverable;
         if (recovered) replay = history.messages;
         // Unrecoverable: say so, and continue from the channel's current position.
-        else Object.assign(position, { offset: history.offset, epoch: history.epoch });
+        else subscription.moveTo(history.offset, history.epoch);
       }
     } catch (error) {
-      queue.return();
+      void subscription.return();
       throw error instanceof HeraldError ? error : new HeraldError(ErrorCode.EngineUnavailable, "Could not subscribe: engine unavailable");
     }
-    if (queue.closed) {
+    if (subscription.closed) {
       // The client went away while we subscribed: release what was set up after it left.
-      await release().catch(onError);
-      return queue;
+      await subscription.release().catch(onError);
+      return subscription;
     }
-    queue.push(subscribedEvent(name, presence, since && { recovered: recovered!, ...position }));
-    for (const message of replay) deliver(message);
-    const live = pending;
-    pending = undefined;
-    for (const message of live) deliver(message);
-    return queue;
+    subscription.push(subscribedEvent(name, presence, since && { recovered: recovered!, ...subscription.position }));
+    for (const message of replay) subscription.deliver(message);
+    subscription.goLive();
+    return subscription;
   };
+}
+
+/**
+ * One subscription: the queue its subscriber reads, and what feeds it (the engine subscription,
+ * the presence membership, the position), in one object. It lives as long as its client stays
+ * subscribed, so it is a class: its methods are shared, where closures would be per subscription.
+ */
+class ChannelSubscription extends BoundedQueue<ChannelEvent> {
+  readonly #deps: SubscribeDeps;
+  readonly #app: App;
+  readonly #name: string;
+  readonly #selector: Selector | undefined;
+  readonly #connection: LiveConnection;
+  readonly #ownsConnection: boolean;
+  readonly #member: Member | undefined;
+  engineSubscription: EngineSubscription | undefined = undefined;
+  /** True once the member joined the presence set: leaving is then ours to do. */
+  joined = false;
+  // Every message with an offset passes the position, which drops what was already delivered
+  // (history and live may overlap: they travel on different connections).
+  #offset: number;
+  #epoch: string | undefined;
+  /** Live messages wait here until SUBSCRIBED (and, on a resume, the replayed history) went first. */
+  #pending: ChannelMessage[] | undefined = [];
+
+  constructor(
+    deps: SubscribeDeps,
+    init: {
+      app: App;
+      name: string;
+      selector: Selector | undefined;
+      connection: LiveConnection;
+      ownsConnection: boolean;
+      member: Member | undefined;
+      since: StreamPosition | undefined;
+    },
+  ) {
+    super(deps.limits.subscriberQueueLength);
+    this.#deps = deps;
+    this.#app = init.app;
+    this.#name = init.name;
+    this.#selector = init.selector;
+    this.#connection = init.connection;
+    this.#ownsConnection = init.ownsConnection;
+    this.#member = init.member;
+    this.#offset = init.since?.offset ?? 0;
+    this.#epoch = init.since?.epoch;
+  }
+
+  get position() {
+    return { offset: this.#offset, epoch: this.#epoch };
+  }
+
+  /** The engine's listener: a closure over this subscription alone (one small context). */
+  listener(): MessageListener {
+    return (message) => this.#receive(message);
+  }
+
+  #receive(message: ChannelMessage) {
+    if (this.#pending) this.#pending.push(message);
+    else this.deliver(message);
+  }
+
+  moveTo(offset: number, epoch: string | undefined) {
+    this.#offset = offset;
+    this.#epoch = epoch;
+  }
+
+  deliver(message: ChannelMessage) {
+    if (message.offset !== undefined) {
+      if (message.epoch === this.#epoch && message.offset <= this.#offset) return;
+      this.#offset = message.offset;
+      this.#epoch = message.epoch;
+    }
+    if (message.excludeSocketId === this.#connection.socketId) return;
+    if (this.#selector && !message.kind && !this.#selector.matches(message.headers)) return;
+    this.push(messageEvent(message));
+  }
+
+  /** Delivers what arrived while subscribing, then every message as it comes. */
+  goLive() {
+    const live = this.#pending!;
+    this.#pending = undefined;
+    for (const message of live) this.deliver(message);
+  }
+
+  /** Releases the engine subscription and the presence membership; safe to call again. */
+  async release() {
+    const { engine } = this.#deps;
+    await this.engineSubscription?.close();
+    const member = this.#member;
+    if (member && this.joined && (await engine.presence.leave(this.#app.id, this.#name, this.#connection.socketId, member.userId))) {
+      await publishMemberEvent(engine, this.#app.id, this.#name, "MEMBER_REMOVED", member);
+    }
+  }
+
+  protected override onClose() {
+    this.#connection.subscriptions.delete(this);
+    this.release().catch(this.#deps.onError);
+    if (this.#ownsConnection) this.#connection.close();
+  }
 }
 
 /**

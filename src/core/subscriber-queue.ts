@@ -33,105 +33,145 @@ export interface QueueSink<T> {
   end(): void;
 }
 
+/** A queue that calls `onClose` when it ends; the core's subscriptions extend `BoundedQueue`. */
 export function createSubscriberQueue<T>(options: { limit: number; onClose: () => void }): SubscriberQueue<T> {
-  const { limit, onClose } = options;
-  const items: (T | HeraldError)[] = [];
-  let waiting: ((result: IteratorResult<T | HeraldError>) => void) | undefined;
-  let sink: QueueSink<T> | undefined;
-  let sinkEnded = false;
-  let ending = false;
-  let closed = false;
+  return new CallbackQueue<T>(options.limit, options.onClose);
+}
 
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    onClose();
-  };
-  const settle = () => {
-    if (sink) {
-      const target = sink;
+/**
+ * The queue itself, as a class rather than an object of closures: a subscription is held for
+ * as long as its client stays, so its size is the per-subscription memory (prototype methods
+ * are shared; closures and their contexts would be per queue). Subclasses put what the queue
+ * feeds on in the same object and release it in `onClose`.
+ */
+export class BoundedQueue<T> implements SubscriberQueue<T> {
+  readonly #limit: number;
+  #items: (T | HeraldError)[] = [];
+  #waiting: ((result: IteratorResult<T | HeraldError>) => void) | undefined = undefined;
+  #sink: QueueSink<T> | undefined = undefined;
+  #sinkEnded = false;
+  #ending = false;
+  #closed = false;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Runs exactly once, when the queue stops taking items: release the engine subscription here. */
+  protected onClose(): void {}
+
+  get closed() {
+    return this.#closed || this.#ending;
+  }
+
+  push(item: T) {
+    if (this.#ending || this.#closed) return;
+    if (this.#sink) {
+      this.#sink.next(item);
+      return;
+    }
+    if (this.#items.length >= this.#limit) {
+      this.fail(
+        new HeraldError(ErrorCode.SlowConsumer, `Subscriber fell more than ${this.#limit} messages behind and was dropped`, {
+          limit: this.#limit,
+        }),
+      );
+      return;
+    }
+    this.#items.push(item);
+    this.#settle();
+  }
+
+  fail(error: HeraldError) {
+    if (this.#ending || this.#closed) return;
+    this.#items.push(error);
+    this.#ending = true;
+    // Release the engine subscription now: nothing more will be queued.
+    this.#close();
+    this.#settle();
+  }
+
+  end() {
+    if (this.#ending || this.#closed) return;
+    this.#ending = true;
+    this.#settle();
+  }
+
+  next(): Promise<IteratorResult<T | HeraldError>> {
+    if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift()!, done: false });
+    if (this.#ending || this.#closed) {
+      this.#close();
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<T | HeraldError>> {
+    this.#items.length = 0;
+    this.#ending = true;
+    this.#close();
+    this.#settle();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T | HeraldError>> {
+    void this.return();
+    return Promise.reject(error);
+  }
+
+  attach(sink: QueueSink<T>) {
+    this.#sink = sink;
+    this.#settle();
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  #close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onClose();
+  }
+
+  #settle() {
+    const items = this.#items;
+    if (this.#sink) {
+      const target = this.#sink;
       while (items.length > 0) target.next(items.shift()!);
-      if (ending && !sinkEnded) {
-        sinkEnded = true;
-        close();
+      // Nothing is queued in push mode again: drop the spare capacity shift() leaves behind.
+      items.length = 0;
+      if (this.#ending && !this.#sinkEnded) {
+        this.#sinkEnded = true;
+        this.#close();
         target.end();
       }
       return;
     }
-    if (!waiting) return;
-    const resolve = waiting;
+    if (!this.#waiting) return;
+    const resolve = this.#waiting;
     if (items.length > 0) {
-      waiting = undefined;
+      this.#waiting = undefined;
       resolve({ value: items.shift()!, done: false });
-    } else if (ending) {
-      waiting = undefined;
-      close();
+    } else if (this.#ending) {
+      this.#waiting = undefined;
+      this.#close();
       resolve({ value: undefined, done: true });
     }
-  };
+  }
+}
 
-  const queue: SubscriberQueue<T> = {
-    get closed() {
-      return closed || ending;
-    },
-    push(item) {
-      if (ending || closed) return;
-      if (sink) {
-        sink.next(item);
-        return;
-      }
-      if (items.length >= limit) {
-        queue.fail(
-          new HeraldError(ErrorCode.SlowConsumer, `Subscriber fell more than ${limit} messages behind and was dropped`, {
-            limit,
-          }),
-        );
-        return;
-      }
-      items.push(item);
-      settle();
-    },
-    fail(error) {
-      if (ending || closed) return;
-      items.push(error);
-      ending = true;
-      // Release the engine subscription now: nothing more will be queued.
-      close();
-      settle();
-    },
-    end() {
-      if (ending || closed) return;
-      ending = true;
-      settle();
-    },
-    next() {
-      if (items.length > 0) return Promise.resolve({ value: items.shift()!, done: false });
-      if (ending || closed) {
-        close();
-        return Promise.resolve({ value: undefined, done: true });
-      }
-      return new Promise((resolve) => {
-        waiting = resolve;
-      });
-    },
-    return() {
-      items.length = 0;
-      ending = true;
-      close();
-      settle();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    throw(error?: unknown) {
-      queue.return();
-      return Promise.reject(error);
-    },
-    attach(target) {
-      sink = target;
-      settle();
-    },
-    [Symbol.asyncIterator]() {
-      return queue;
-    },
-  };
-  return queue;
+class CallbackQueue<T> extends BoundedQueue<T> {
+  readonly #onClose: () => void;
+
+  constructor(limit: number, onClose: () => void) {
+    super(limit);
+    this.#onClose = onClose;
+  }
+
+  protected override onClose() {
+    this.#onClose();
+  }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { RedisPubSub } from "graphql-redis-subscriptions";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis, type RedisOptions, type Result } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
@@ -56,7 +56,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   } = options;
   const instanceId = randomUUID();
   const redisOptions: RedisOptions = { maxRetriesPerRequest: 3, lazyConnect: true };
-  const publisher = new Redis(url, { ...redisOptions, enableAutoPipelining: true });
+  const publisher = new Redis(url, {
+    ...redisOptions,
+    enableAutoPipelining: true,
+    // Auto-pipelining builds a pipeline per tick (a few KB: it copies every script onto itself),
+    // which a subscribe's one command does not repay; thousands of clients connecting at once
+    // would leave that much garbage per connection in the old generation.
+    autoPipeliningIgnoredCommands: ["heraldSubscriberAdded"],
+  });
   const subscriber = new Redis(url, redisOptions);
   for (const client of [publisher, subscriber]) client.on("error", onError);
   await Promise.all([publisher.connect(), subscriber.connect()]);
@@ -79,11 +86,48 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const statusKey = (appId: string, id: string) => `${prefix}{${appId}}:status:${id}`;
   const instancesKey = `${prefix}instances`;
 
-  /** Channels this instance is subscribed to: their listeners, and the SUBSCRIBE in flight. */
-  const topics = new Map<string, { listeners: Set<MessageListener>; ready: Promise<number> }>();
+  /** Channels this instance is subscribed to: their subscriptions, and the SUBSCRIBE in flight. */
+  const topics = new Map<string, Topic>();
   /** Subscriptions of this instance, so `close()` can uncount them all. */
   const open = new Set<EngineSubscription>();
   let closed = false;
+  publisher.defineCommand("heraldSubscriberAdded", { numberOfKeys: 2, lua: SUBSCRIBER_ADDED });
+
+  interface Topic {
+    readonly key: string;
+    readonly appId: string;
+    readonly channel: string;
+    readonly subscriptions: Set<Subscription>;
+    readonly ready: Promise<number>;
+  }
+
+  /**
+   * One listener of a channel. Subscriptions live as long as their clients, so this is a class
+   * holding its topic and listener (the channel's keys are the topic's), not closures per
+   * subscription; each object is its own entry, so one function subscribed twice is two.
+   */
+  class Subscription implements EngineSubscription {
+    #done = false;
+
+    constructor(
+      readonly topic: Topic,
+      readonly listener: MessageListener,
+    ) {}
+
+    async close() {
+      if (this.#done) return;
+      this.#done = true;
+      open.delete(this);
+      const topic = this.topic;
+      topic.subscriptions.delete(this);
+      if (topic.subscriptions.size === 0 && topics.get(topic.key) === topic) {
+        topics.delete(topic.key);
+        pubsub.unsubscribe(await topic.ready);
+      }
+      const left = await publisher.hincrby(subsKey(topic.appId, topic.channel), instanceId, -1);
+      if (left <= 0) await publisher.hdel(subsKey(topic.appId, topic.channel), instanceId);
+    }
+  }
 
   const beat = () => publisher.zadd(instancesKey, now(), instanceId);
   await beat();
@@ -145,53 +189,34 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
     async subscribe(appId, channel, listener) {
       if (closed) throw new Error("engine is closed");
-      // Count first, so a publisher asking for counts right after we resolve sees us.
-      await publisher
-        .multi()
-        .hincrby(subsKey(appId, channel), instanceId, 1)
-        .sadd(channelsKey(appId), channel)
-        .exec();
+      // Count first, so a publisher asking for counts right after we resolve sees us. (One
+      // script rather than MULTI, which builds a pipeline of a few KB per transaction.)
+      await publisher.heraldSubscriberAdded(subsKey(appId, channel), channelsKey(appId), instanceId, channel);
       // One RedisPubSub subscription (one SUBSCRIBE) per channel on this instance; its messages
       // are checked once and handed to every listener of the channel in one loop.
       const key = channelTopic(appId, channel);
       let topic = topics.get(key);
       if (!topic) {
-        const listeners = new Set<MessageListener>();
+        const subscriptions = new Set<Subscription>();
         const ready = pubsub.subscribe(key, (payload: unknown) => {
           if (!isChannelMessage(payload)) return onError(new Error(`dropped a malformed message on ${channel}`));
-          for (const deliver of listeners) deliver(payload);
+          for (const subscription of subscriptions) subscription.listener(payload);
         });
-        topic = { listeners, ready };
+        topic = { key, appId, channel, subscriptions, ready };
         topics.set(key, topic);
       }
       const current = topic;
-      // Wrapped, so one function subscribed twice is two subscriptions.
-      const entry: MessageListener = (message) => listener(message);
-      current.listeners.add(entry);
+      const subscription = new Subscription(current, listener);
+      current.subscriptions.add(subscription);
       try {
         // Resolves after Redis confirmed the SUBSCRIBE (at once if the channel already was).
         await current.ready;
       } catch (error) {
-        current.listeners.delete(entry);
-        if (topics.get(key) === current && current.listeners.size === 0) topics.delete(key);
+        current.subscriptions.delete(subscription);
+        if (topics.get(key) === current && current.subscriptions.size === 0) topics.delete(key);
         await publisher.hincrby(subsKey(appId, channel), instanceId, -1);
         throw error;
       }
-      let done = false;
-      const subscription: EngineSubscription = {
-        async close() {
-          if (done) return;
-          done = true;
-          open.delete(subscription);
-          current.listeners.delete(entry);
-          if (current.listeners.size === 0 && topics.get(key) === current) {
-            topics.delete(key);
-            pubsub.unsubscribe(await current.ready);
-          }
-          const left = await publisher.hincrby(subsKey(appId, channel), instanceId, -1);
-          if (left <= 0) await publisher.hdel(subsKey(appId, channel), instanceId);
-        },
-      };
       open.add(subscription);
       return subscription;
     },
@@ -244,6 +269,18 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await pubsub.close().catch(onError);
     },
   };
+}
+
+/** KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, channel name. */
+const SUBSCRIBER_ADDED = `
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+`;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    heraldSubscriberAdded(subsKey: string, channelsKey: string, instanceId: string, channel: string): Result<null, Context>;
+  }
 }
 
 function globEscape(text: string): string {

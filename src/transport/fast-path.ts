@@ -9,7 +9,7 @@ import {
   type DocumentNode,
   type GraphQLSchema,
 } from "graphql";
-import type { SubscriberQueue } from "../core/subscriber-queue.ts";
+import type { QueueSink, SubscriberQueue } from "../core/subscriber-queue.ts";
 import type { ChannelEvent } from "../core/types.ts";
 import { HeraldError } from "../errors.ts";
 import type { HeraldContext } from "../schema/context.ts";
@@ -34,33 +34,49 @@ export interface FastPathOptions {
   maxCachedDocuments?: number;
 }
 
+/** The socket side of fast subscriptions: one per socket, shared by its subscriptions. */
+export interface FastSubscriber {
+  /** The context of its operations: who subscribes (no ChannelEvent field reads it). */
+  readonly context: HeraldContext;
+  send(data: string | Buffer): void;
+  /** `subscription` ended on the server's side (its stream completed, or it was refused). */
+  ended(subscription: FastSubscription): void;
+}
+
 export interface FastSubscription {
-  /** Ends the subscription (a client `complete`, or the socket closing). */
+  readonly id: string;
+  /**
+   * Resolves the source stream (authorization, validation of arguments, engine subscribe) and
+   * starts sending; resolves once started. Rejects only on an unexpected failure.
+   */
+  start(variables: Record<string, unknown> | undefined): Promise<void>;
+  /** Ends the subscription (a client `complete`, or the socket closing); also while starting. */
   stop(): void;
 }
 
 export interface FastPath {
   /** The analysed operation, or undefined when this subscribe must go the standard way. */
   analyse(query: string, operationName: string | null | undefined): FastOperation | undefined;
-  /**
-   * Starts a fast subscription: resolves the source stream (authorization, validation of
-   * arguments, engine subscribe) and attaches the sink; every payload goes to `send`.
-   * Resolves once started; `onEnd` runs when it ends for any reason.
-   */
-  start(
-    operation: FastOperation,
-    id: string,
-    variables: Record<string, unknown> | null | undefined,
-    contextValue: HeraldContext,
-    send: (data: string | Buffer) => void,
-    onEnd: () => void,
-  ): Promise<FastSubscription>;
+  /** A fast subscription of `subscriber`, to `start`; every payload goes to `subscriber.send`. */
+  subscription(operation: FastOperation, id: string, subscriber: FastSubscriber): FastSubscription;
 }
 
 export interface FastOperation {
   readonly document: DocumentNode;
   readonly operationName: string | undefined;
-  readonly query: string;
+  /** Live groups of this operation by their variables (JSON). */
+  readonly groups: Map<string, FastGroup>;
+}
+
+/**
+ * Subscribers whose payloads are identical: same operation, same variables. One object per
+ * group rather than a key string per subscriber; it lives while it has members.
+ */
+export interface FastGroup {
+  readonly operation: FastOperation;
+  readonly key: string;
+  readonly variables: Record<string, unknown> | undefined;
+  members: number;
 }
 
 export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }: FastPathOptions): FastPath {
@@ -69,7 +85,7 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
    * event → group → the UTF-8 bytes of `<ExecutionResult JSON>}`: the once-per-message work.
    * A subscriber's frame is its own `{"id":…,"type":"next","payload":` bytes followed by these.
    */
-  const rendered = new WeakMap<object, Map<string, Buffer>>();
+  const rendered = new WeakMap<object, Map<FastGroup, Buffer>>();
 
   function analyse(query: string, operationName: string | null | undefined): FastOperation | undefined {
     const key = `${operationName ?? ""}\0${query}`;
@@ -94,81 +110,132 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     if (!operation || operation.operation !== "subscription") return null;
     const [field, ...more] = operation.selectionSet.selections;
     if (!field || more.length > 0 || field.kind !== Kind.FIELD || field.name.value !== "channel") return null;
-    return { document, operationName, query };
+    return { document, operationName, groups: new Map() };
+  }
+
+  function joinGroup(operation: FastOperation, variables: Record<string, unknown> | undefined): FastGroup {
+    const key = JSON.stringify(variables ?? {});
+    let group = operation.groups.get(key);
+    if (!group) operation.groups.set(key, (group = { operation, key, variables, members: 0 }));
+    group.members++;
+    return group;
+  }
+
+  function leaveGroup(group: FastGroup) {
+    if (--group.members > 0) return;
+    // An evicted-and-reanalysed operation has a new map: only remove what is still ours.
+    if (group.operation.groups.get(group.key) === group) group.operation.groups.delete(group.key);
+  }
+
+  /** The bytes after a subscriber's head for `event`: executed and serialized once per group. */
+  function render(group: FastGroup, event: ChannelEvent, contextValue: HeraldContext): Buffer {
+    let byGroup = rendered.get(event);
+    if (!byGroup) rendered.set(event, (byGroup = new Map()));
+    let tail = byGroup.get(group);
+    if (tail === undefined) {
+      const result = execute({
+        schema,
+        document: group.operation.document,
+        operationName: group.operation.operationName,
+        variableValues: group.variables,
+        rootValue: event,
+        contextValue,
+      });
+      // ChannelEvent's resolvers are synchronous, so execution is too.
+      if (result instanceof Promise) throw new Error("fast path: execution must be synchronous");
+      const json = JSON.stringify(result.errors ? { ...result, errors: result.errors.map((e) => maskError(e)) } : result);
+      tail = Buffer.from(json + "}");
+      byGroup.set(group, tail);
+    }
+    return tail;
   }
 
   function errorPayload(error: unknown): string {
     return JSON.stringify({ errors: [maskError(error)], data: null });
   }
 
-  return {
-    analyse,
-    async start(operation, id, variables, contextValue, send, onEnd) {
-      const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-      const headBytes = Buffer.from(head);
-      const complete = `{"id":${JSON.stringify(id)},"type":"complete"}`;
+  const head = (id: string) => `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const complete = (id: string) => `{"id":${JSON.stringify(id)},"type":"complete"}`;
+
+  /**
+   * One fast subscription, and the sink of its queue. It lives as long as its client stays
+   * subscribed, so it is a class (methods shared, not closures per subscription) holding only
+   * its id, its head bytes, its group and its socket side.
+   */
+  class Subscription implements FastSubscription, QueueSink<ChannelEvent> {
+    readonly #operation: FastOperation;
+    readonly #subscriber: FastSubscriber;
+    /** `{"id":…,"type":"next","payload":` in UTF-8: what differs between the members of a group. */
+    readonly #head: Buffer;
+    #group: FastGroup | undefined = undefined;
+    #source: SubscriberQueue<ChannelEvent> | undefined = undefined;
+    /** Set by `stop()` and at the end: nothing more is sent. */
+    #stopped = false;
+
+    constructor(
+      operation: FastOperation,
+      readonly id: string,
+      subscriber: FastSubscriber,
+    ) {
+      this.#operation = operation;
+      this.#subscriber = subscriber;
+      this.#head = Buffer.from(head(id));
+    }
+
+    async start(variables: Record<string, unknown> | undefined) {
       const source = await createSourceEventStream({
         schema,
-        document: operation.document,
-        operationName: operation.operationName,
-        variableValues: variables ?? undefined,
-        contextValue,
+        document: this.#operation.document,
+        operationName: this.#operation.operationName,
+        variableValues: variables,
+        contextValue: this.#subscriber.context,
       });
       if (!isSubscriberQueue(source)) {
         // The subscribe resolver refused (FORBIDDEN, INVALID_CHANNEL_NAME, …) or the arguments
         // were invalid: as graphql-ws does, one `next` with the errors, then `complete`.
         const errors = "errors" in source && source.errors ? source.errors.map((e) => maskError(e)) : [];
-        send(head + JSON.stringify({ errors }) + "}");
-        send(complete);
-        onEnd();
-        return { stop() {} };
+        this.#subscriber.send(head(this.id) + JSON.stringify({ errors }) + "}");
+        this.#subscriber.send(complete(this.id));
+        this.#subscriber.ended(this);
+        return;
       }
-      const group = `${operation.operationName ?? ""}\0${operation.query}\0${JSON.stringify(variables ?? {})}`;
-      const render = (event: ChannelEvent): Buffer => {
-        let byGroup = rendered.get(event);
-        if (!byGroup) rendered.set(event, (byGroup = new Map()));
-        let tail = byGroup.get(group);
-        if (tail === undefined) {
-          const result = execute({
-            schema,
-            document: operation.document,
-            operationName: operation.operationName,
-            variableValues: variables ?? undefined,
-            rootValue: event,
-            contextValue,
-          });
-          // ChannelEvent's resolvers are synchronous, so execution is too.
-          if (result instanceof Promise) throw new Error("fast path: execution must be synchronous");
-          const json = JSON.stringify(result.errors ? { ...result, errors: result.errors.map((e) => maskError(e)) } : result);
-          tail = Buffer.from(json + "}");
-          byGroup.set(group, tail);
-        }
-        return tail;
-      };
-      let stopped = false;
-      source.attach({
-        next(item) {
-          if (stopped) return;
-          if (item instanceof HeraldError) send(head + errorPayload(new GraphQLError(item.message, { originalError: item })) + "}");
-          else {
-            const tail = render(item);
-            send(Buffer.concat([headBytes, tail], headBytes.length + tail.length));
-          }
-        },
-        end() {
-          if (!stopped) send(complete);
-          stopped = true;
-          onEnd();
-        },
-      });
-      return {
-        stop() {
-          if (stopped) return;
-          stopped = true;
-          source.return();
-        },
-      };
-    },
+      if (this.#stopped) {
+        // The client completed (or the socket closed) while the subscription was starting.
+        void source.return();
+        return;
+      }
+      this.#source = source;
+      this.#group = joinGroup(this.#operation, variables);
+      source.attach(this);
+    }
+
+    stop() {
+      if (this.#stopped) return;
+      this.#stopped = true;
+      void this.#source?.return();
+    }
+
+    next(item: ChannelEvent | HeraldError) {
+      if (this.#stopped) return;
+      if (item instanceof HeraldError) {
+        this.#subscriber.send(head(this.id) + errorPayload(new GraphQLError(item.message, { originalError: item })) + "}");
+        return;
+      }
+      const tail = render(this.#group!, item, this.#subscriber.context);
+      this.#subscriber.send(Buffer.concat([this.#head, tail], this.#head.length + tail.length));
+    }
+
+    end() {
+      if (!this.#stopped) this.#subscriber.send(complete(this.id));
+      this.#stopped = true;
+      leaveGroup(this.#group!);
+      this.#subscriber.ended(this);
+    }
+  }
+
+  return {
+    analyse,
+    subscription: (operation, id, subscriber) => new Subscription(operation, id, subscriber),
   };
 }
 

@@ -2,12 +2,13 @@ import type { Server } from "node:http";
 import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { HeraldCore } from "../core/herald.ts";
 import type { Caller, Connection } from "../core/types.ts";
 import { ErrorCode, isHeraldError } from "../errors.ts";
+import type { HeraldContext } from "../schema/context.ts";
 import { HeraldCloseCode } from "./close-codes.ts";
-import { createFastPath, type FastSubscription } from "./fast-path.ts";
+import { createFastPath, type FastSubscriber, type FastSubscription } from "./fast-path.ts";
 import type { HeraldYoga } from "./yoga.ts";
 
 export interface WsTransportOptions {
@@ -31,14 +32,106 @@ export interface WsTransport {
   readonly slowConsumerDisconnects: number;
 }
 
-/** What graphql-ws keeps per socket. Not the upgrade request: nothing needs it after the handshake. */
-interface Extra {
-  readonly socket: WebSocket;
+/**
+ * A `ws` socket that carries its Herald session, so the socket's listeners can be functions
+ * shared by every socket (`this` is the socket) instead of closures per socket.
+ */
+class HeraldSocket extends WebSocket {
+  session: Session | undefined;
 }
 
-/** What the fast path keeps per socket: its subscriptions by operation id. */
-interface SocketState {
-  readonly fast: Map<string, FastSubscription | "starting">;
+/** What every session shares: the transport's settings and counters. */
+interface SessionDeps {
+  readonly herald: HeraldCore;
+  readonly maxSocketBufferBytes: number;
+  slowConsumerDisconnects: number;
+}
+
+const ANONYMOUS: Caller = { role: "anonymous", problem: "Connection not initialised" };
+
+/**
+ * Herald's side of one socket, in one object (an idle connection costs what it keeps): what
+ * graphql-ws sees of the socket (`protocol`, `send`, `close`, `onMessage`) and as its `extra`,
+ * the core connection once acknowledged, the fast path's subscriber, and the ping flag.
+ */
+class Session implements FastSubscriber {
+  connection: Connection | undefined = undefined;
+  /** What fast-path executions see; one per connection, shared by its subscriptions. */
+  #context: HeraldContext | undefined = undefined;
+  /** The fast path's subscriptions by operation id (made with the first). */
+  fast: Map<string, FastSubscription> | undefined = undefined;
+  /** Cleared by each ping round, set again by the pong. */
+  alive = true;
+  /** graphql-ws's handler of the messages the fast path leaves to it. */
+  handleMessage: ((data: string) => Promise<void>) | undefined = undefined;
+  /** Tells graphql-ws that the socket closed. */
+  closed: ((code: number, reason: string) => Promise<void>) | undefined = undefined;
+  /** Runs until `connection_init` arrives; dropped then, so an idle socket keeps no timer. */
+  initTimer: NodeJS.Timeout | undefined = undefined;
+
+  readonly #deps: SessionDeps;
+
+  constructor(
+    readonly socket: HeraldSocket,
+    deps: SessionDeps,
+  ) {
+    this.#deps = deps;
+  }
+
+  get protocol() {
+    return this.socket.protocol;
+  }
+
+  get caller(): Caller {
+    return this.#context?.caller ?? ANONYMOUS;
+  }
+
+  get context(): HeraldContext {
+    return this.#context ?? { herald: this.#deps.herald, caller: ANONYMOUS };
+  }
+
+  open(connection: Connection) {
+    this.connection = connection;
+    this.#context = { herald: this.#deps.herald, caller: { role: "subscriber", app: connection.app, connection } };
+  }
+
+  /** Closes the core connection (ending its subscriptions); the socket is gone. */
+  dispose() {
+    this.connection?.close();
+    this.connection = undefined;
+    this.#context = undefined;
+  }
+
+  /** Sends without waiting; a socket that cannot keep up is dropped rather than buffered forever. */
+  send(data: string | Buffer) {
+    const socket = this.socket;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > this.#deps.maxSocketBufferBytes) {
+      this.#deps.slowConsumerDisconnects++;
+      socket.close(HeraldCloseCode.SlowConsumer, "Slow consumer: too much unsent data");
+      return;
+    }
+    socket.send(data, TEXT_FRAME);
+  }
+
+  close(code?: number, reason?: string) {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handler: (data: string) => Promise<void>) {
+    this.handleMessage = handler;
+  }
+
+  ended(subscription: FastSubscription) {
+    if (this.fast?.get(subscription.id) === subscription) this.fast.delete(subscription.id);
+  }
+
+  /** Every fast subscription ends with the socket (also those still starting). */
+  stopFast() {
+    if (!this.fast) return;
+    for (const subscription of this.fast.values()) subscription.stop();
+    this.fast.clear();
+  }
 }
 
 /**
@@ -59,36 +152,31 @@ export function useGraphqlWs({
   pingIntervalMs = 30_000, // 30 seconds
   maxSocketBufferBytes = 4 * 1024 * 1024, // 4 MiB
 }: WsTransportOptions): WsTransport {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, handleProtocols });
-  const connections = new WeakMap<WebSocket, Connection>();
+  const wss = new WebSocketServer<typeof HeraldSocket>({ server, path: yoga.graphqlEndpoint, handleProtocols, WebSocket: HeraldSocket });
   const fastPath = createFastPath({ schema: yoga.getEnveloped().schema, maskError });
-  let slowConsumerDisconnects = 0;
+  const deps: SessionDeps = { herald, maxSocketBufferBytes, slowConsumerDisconnects: 0 };
 
-  const callerOf = (socket: WebSocket): Caller => {
-    const connection = connections.get(socket);
-    return connection ? { role: "subscriber", app: connection.app, connection } : { role: "anonymous", problem: "Connection not initialised" };
-  };
-
-  const protocol = makeServer<Record<string, unknown> | undefined, Extra>({
-    connectionInitWaitTimeout: connectionInitTimeoutMs,
+  const protocol = makeServer<Record<string, unknown> | undefined, Session>({
+    // The connection_init timeout is ours (see `initTimer`): graphql-ws would keep its timer
+    // (and the closure that fired it) for the whole life of every socket.
+    connectionInitWaitTimeout: Infinity,
     execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
     subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
     onConnect: (ctx) => {
+      const session = ctx.extra;
+      clearTimeout(session.initTimer);
+      session.initTimer = undefined;
       const params = ctx.connectionParams ?? {};
       const key = typeof params.key === "string" ? params.key : undefined;
       const app = key === undefined ? undefined : herald.apps.byKey(key);
       if (!app) return false; // graphql-ws closes with 4403 Forbidden
-      const socket = ctx.extra.socket;
       try {
-        const connection = herald.connect(app, "ws", {
-          token: params.token,
-          onTerminate: (reason) => socket.close(HeraldCloseCode.Terminated, reason),
-        });
-        connections.set(socket, connection);
-        return { socketId: connection.socketId };
+        const onTerminate = (reason: string) => session.close(HeraldCloseCode.Terminated, reason);
+        session.open(herald.connect(app, "ws", { token: params.token, onTerminate }));
+        return { socketId: session.connection!.socketId };
       } catch (error) {
         if (isHeraldError(error) && error.code === ErrorCode.TooManyConnections) {
-          socket.close(HeraldCloseCode.TooManyConnections, "Too many connections");
+          session.close(HeraldCloseCode.TooManyConnections, "Too many connections");
           return false;
         }
         if (isHeraldError(error)) return false;
@@ -96,7 +184,8 @@ export function useGraphqlWs({
       }
     },
     onSubscribe: async (ctx, _id, payload) => {
-      const enveloped = yoga.getEnveloped({ caller: callerOf(ctx.extra.socket), socket: ctx.extra.socket, params: payload });
+      const session = ctx.extra;
+      const enveloped = yoga.getEnveloped({ caller: session.caller, socket: session.socket, params: payload });
       let document;
       try {
         document = enveloped.parse(payload.query);
@@ -115,114 +204,95 @@ export function useGraphqlWs({
       };
       return args;
     },
-    onClose: (ctx) => {
-      connections.get(ctx.extra.socket)?.close();
-      connections.delete(ctx.extra.socket);
-    },
+    onClose: (ctx) => ctx.extra.dispose(),
   });
 
-  /** Sends without waiting; a socket that cannot keep up is dropped rather than buffered forever. */
-  function sendTo(socket: WebSocket, data: string | Buffer) {
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > maxSocketBufferBytes) {
-      slowConsumerDisconnects++;
-      socket.close(HeraldCloseCode.SlowConsumer, "Slow consumer: too much unsent data");
-      return;
-    }
-    socket.send(data, TEXT_FRAME);
-  }
-
   /** Handles a `subscribe` or `complete` message on the fast path; false to let graphql-ws have it. */
-  function handleFast(socket: WebSocket, state: SocketState, text: string): boolean {
-    if (!text.startsWith("{") || !connections.has(socket)) return false;
+  function handleFast(session: Session, text: string): boolean {
+    if (!text.startsWith("{") || !session.connection) return false;
     let message: { type?: unknown; id?: unknown; payload?: { query?: unknown; operationName?: unknown; variables?: unknown } };
     try {
       message = JSON.parse(text);
     } catch {
       return false;
     }
-    if (message.type === "complete" && typeof message.id === "string" && state.fast.has(message.id)) {
-      const subscription = state.fast.get(message.id)!;
-      state.fast.delete(message.id);
-      if (subscription !== "starting") subscription.stop();
+    if (message.type === "complete" && typeof message.id === "string") {
+      const subscription = session.fast?.get(message.id);
+      if (!subscription) return false;
+      session.fast!.delete(message.id);
+      subscription.stop();
       return true;
     }
     if (message.type !== "subscribe" || typeof message.id !== "string" || typeof message.payload?.query !== "string") return false;
     const { id, payload } = message as { id: string; payload: { query: string; operationName?: unknown; variables?: unknown } };
     const operation = fastPath.analyse(payload.query, typeof payload.operationName === "string" ? payload.operationName : undefined);
     if (!operation) return false;
-    if (state.fast.has(id)) {
-      socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+    const fast = (session.fast ??= new Map());
+    if (fast.has(id)) {
+      session.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
       return true;
     }
-    const variables = isRecord(payload.variables) ? payload.variables : undefined;
-    state.fast.set(id, "starting");
-    const contextValue = { herald, caller: callerOf(socket) };
-    let ended = false;
-    const onEnd = () => {
-      ended = true;
-      if (state.fast.get(id) !== "starting") state.fast.delete(id);
-    };
-    fastPath
-      .start(operation, id, variables, contextValue, (data) => sendTo(socket, data), onEnd)
-      .then((subscription) => {
-        if (ended) return void state.fast.delete(id);
-        // The client completed (or the socket closed) while the subscription was starting.
-        if (state.fast.get(id) !== "starting") return subscription.stop();
-        state.fast.set(id, subscription);
-      })
-      .catch((error) => {
-        state.fast.delete(id);
-        logger.error({ err: error }, "fast-path subscribe failed");
-        sendTo(socket, JSON.stringify({ id, type: "error", payload: [maskError(error)] }));
-      });
+    const subscription = fastPath.subscription(operation, id, session);
+    fast.set(id, subscription);
+    subscription.start(isRecord(payload.variables) ? payload.variables : undefined).catch((error) => {
+      session.ended(subscription);
+      logger.error({ err: error }, "fast-path subscribe failed");
+      session.send(JSON.stringify({ id, type: "error", payload: [maskError(error)] }));
+    });
     return true;
   }
 
-  wss.on("connection", (socket) => {
-    const state: SocketState = { fast: new Map() };
-    let onMessage: ((data: string) => Promise<void>) | undefined;
-    const closed = protocol.opened(
-      {
-        protocol: socket.protocol,
-        send: async (data) => sendTo(socket, data),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (cb) => (onMessage = cb),
-      },
-      { socket },
-    );
-    socket.on("message", (raw) => {
-      const text = String(raw);
-      if (handleFast(socket, state, text)) return;
-      onMessage?.(text).catch((error: unknown) => {
-        logger.error({ err: error }, "graphql-ws message handling failed");
-        socket.close(CloseCode.InternalServerError, "Internal server error");
-      });
+  // The socket's listeners, shared by every socket: `this` is the socket.
+  function onSocketMessage(this: WebSocket, raw: RawData) {
+    const session = sessionOf(this);
+    const text = String(raw);
+    if (handleFast(session, text)) return;
+    session.handleMessage?.(text).catch((error: unknown) => {
+      logger.error({ err: error }, "graphql-ws message handling failed");
+      session.close(CloseCode.InternalServerError, "Internal server error");
     });
-    socket.once("error", (error) => {
-      logger.warn({ err: error }, "websocket error");
-      socket.close(CloseCode.InternalServerError, "Internal server error");
-    });
-    socket.once("close", (code, reason) => {
-      for (const subscription of state.fast.values()) if (subscription !== "starting") subscription.stop();
-      state.fast.clear();
-      void closed(code, String(reason));
-    });
+  }
+  function onSocketError(this: WebSocket, error: Error) {
+    logger.warn({ err: error }, "websocket error");
+    this.close(CloseCode.InternalServerError, "Internal server error");
+  }
+  function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
+    const session = sessionOf(this);
+    clearTimeout(session.initTimer);
+    session.initTimer = undefined;
+    session.stopFast();
+    void session.closed?.(code, String(reason));
+  }
+  function onSocketPong(this: WebSocket) {
+    sessionOf(this).alive = true;
+  }
+  function onInitTimeout(session: Session) {
+    session.initTimer = undefined;
+    session.close(CloseCode.ConnectionInitialisationTimeout, "Connection initialisation timeout");
+  }
+
+  wss.on("connection", (socket: HeraldSocket) => {
+    const session = new Session(socket, deps);
+    socket.session = session;
+    session.closed = protocol.opened(session, session);
+    if (connectionInitTimeoutMs > 0 && Number.isFinite(connectionInitTimeoutMs) && socket.readyState === socket.OPEN) {
+      session.initTimer = setTimeout(onInitTimeout, connectionInitTimeoutMs, session);
+    }
+    socket.on("message", onSocketMessage);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+    // Dead peers (a laptop lid closed) never send a close frame: ping, and drop who stays silent.
+    socket.on("pong", onSocketPong);
   });
 
-  // Dead peers (a laptop lid closed) never send a close frame: ping, and drop who stays silent.
-  const alive = new WeakSet<WebSocket>();
-  wss.on("connection", (socket) => {
-    alive.add(socket);
-    socket.on("pong", () => alive.add(socket));
-  });
   const pinger = setInterval(() => {
     for (const socket of wss.clients) {
-      if (!alive.has(socket)) {
+      const session = socket.session!;
+      if (!session.alive) {
         socket.close(HeraldCloseCode.PingTimeout, "Ping timeout");
         continue;
       }
-      alive.delete(socket);
+      session.alive = false;
       socket.ping();
     }
   }, pingIntervalMs);
@@ -232,7 +302,7 @@ export function useGraphqlWs({
 
   return {
     get slowConsumerDisconnects() {
-      return slowConsumerDisconnects;
+      return deps.slowConsumerDisconnects;
     },
     close(code = HeraldCloseCode.GoingAway, reason = "Server shutting down") {
       clearInterval(pinger);
@@ -240,6 +310,11 @@ export function useGraphqlWs({
       return new Promise((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Every socket of the server is a HeraldSocket whose session was set on `connection`. */
+function sessionOf(socket: WebSocket): Session {
+  return (socket as HeraldSocket).session!;
 }
 
 /** Every protocol message is a text frame, whether handed over as a string or as UTF-8 bytes. */
