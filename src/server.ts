@@ -44,6 +44,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     herald: core,
     logger,
     graphiqlHeaders: config.developmentApp ? { "X-Herald-Key": config.apps[0]!.key } : undefined,
+    maxRequestBytes: config.maxRequestBytes,
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.

@@ -95,6 +95,24 @@ describe("auth failures and bad input", () => {
     await ws.dispose();
   });
 
+  it("refuses GraphQL request bodies over HERALD_MAX_REQUEST_BYTES (413) or without a length (411)", async () => {
+    const small = await startHerald({ env: { HERALD_MAX_REQUEST_BYTES: "2048" } });
+    const query = "mutation { publish(input: { channels: [\"x\"] }) { id } }";
+    const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+      fetch(small.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${APP_ONE.secret}`, ...headers },
+        body,
+        duplex: "half",
+      } as RequestInit);
+    expect((await post(JSON.stringify({ query }))).status).toBe(200);
+    const tooLarge = await post(JSON.stringify({ query, variables: { pad: "x".repeat(4096) } }));
+    expect(tooLarge.status).toBe(413);
+    const chunked = await post(new Blob([JSON.stringify({ query })]).stream());
+    expect(chunked.status).toBe(411);
+    await small.close();
+  });
+
   it("refuses state queries without the secret", async () => {
     const result = await gql(server, ChannelDocument, { name: "watched" }, { key: APP_ONE.key });
     expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
