@@ -4,22 +4,12 @@ import { ChannelUsersDocument, ChannelsDocument, PresenceDocument, PublishDocume
 import { APP_ONE, TEST_APPS, connectWs, gql, sleep, startHerald, startPair, subscribeChannel, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { spawnHerald, type HeraldProcess } from "./helpers/process.ts";
 import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { eventually } from "./helpers/wait.ts";
 
 const userToken = (sub: string, info: unknown = { name: sub }) =>
   signSubscriberToken(APP_ONE.secret, { sub, info, channels: ["presence-*"], expiresInSeconds: 600 });
 const join = (server: { wsUrl: string }, user: string, info?: unknown) => connectWs(server, { key: APP_ONE.key, token: userToken(user, info) });
 
-/** Polls `read` until it returns `expected` (deep-equal) or `ms` pass. */
-async function eventually<T>(read: () => Promise<T>, expected: T, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await read();
-  while (JSON.stringify(value) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await sleep(50);
-    value = await read();
-  }
-  expect(value).toEqual(expected);
-  return value;
-}
 
 const prefix = uniquePrefix("presence");
 

@@ -11,23 +11,10 @@ import type { HeraldCore } from "../src/core/herald.ts";
 import { signPusherRequest } from "../src/rest/pusher/signature.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { rejectionOf, type SdkError } from "./helpers/wait.ts";
 
 const prefix = uniquePrefix("pusher-api");
 
-/** What the SDK rejects with on a non-2xx answer. */
-interface SdkError {
-  status?: number;
-  body?: string;
-}
-
-async function rejectionOf(request: Promise<unknown>): Promise<SdkError> {
-  try {
-    await request;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error("expected the request to be rejected");
-}
 
 const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { APP_ONE, connectWs, sleep, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { deleteKeys, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { eventually, rejectionOf } from "./helpers/wait.ts";
 
 /**
  * The Pusher routes about users and presence (`/channels/:name/users`, `/users/:id/…`,
@@ -10,30 +11,7 @@ import { deleteKeys, uniquePrefix, ENGINES } from "./helpers/redis.ts";
  */
 const prefix = uniquePrefix("pusher-users");
 
-interface SdkError {
-  status?: number;
-  body?: string;
-}
 
-async function rejectionOf(request: Promise<unknown>): Promise<SdkError> {
-  try {
-    await request;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error("expected the request to be rejected");
-}
-
-/** Polls `read` until it returns `expected` (deep-equal) or `ms` pass. */
-async function eventually<T>(read: () => Promise<T>, expected: T, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let value = await read();
-  while (JSON.stringify(value) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await sleep(50);
-    value = await read();
-  }
-  expect(value).toEqual(expected);
-}
 
 const codeOf = (sub: Collected<ChannelEventOf>) => (sub.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code;
 
