@@ -11,7 +11,7 @@ import type { HeraldCore } from "../src/core/herald.ts";
 import { signPusherRequest } from "../src/rest/pusher/signature.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
-import { rejectionOf, type SdkError } from "./helpers/wait.ts";
+import { rejectionOf } from "./helpers/wait.ts";
 
 const prefix = uniquePrefix("pusher-api");
 
