@@ -95,9 +95,10 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     },
     async deliver(app, all, { recordStatus = true, deduplicate = recordStatus } = {}) {
       const publishedAt = now().toISOString();
-      const fresh = await Promise.all(
-        all.map((e) => (deduplicate && e.idSupplied ? engine.claimMessageId(app.id, e.id, idempotencyWindowSeconds) : true)),
-      );
+      // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
+      const fresh = !(deduplicate && all.some((e) => e.idSupplied))
+        ? all.map(() => true)
+        : await Promise.all(all.map((e) => (e.idSupplied ? engine.claimMessageId(app.id, e.id, idempotencyWindowSeconds) : true)));
       const events = all.filter((_, i) => fresh[i]);
       const messages: ChannelMessage[] = events.flatMap((e) =>
         e.channels.map((channel) => ({
@@ -123,6 +124,10 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
           ),
         ),
       ]);
+      // No duplicate and no counts asked for (the usual publish): the results are at hand.
+      if (events.length === all.length && all.every((e) => e.info.size === 0)) {
+        return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));
+      }
       return Promise.all(
         all.map(async (e, i) => {
           const duplicate = !fresh[i];

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
+import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
 
 export interface RedisHistoryOptions {
@@ -30,7 +31,7 @@ export interface RedisHistory {
  * if the channel has no meta, ARGV[5…] the messages as JSON objects without their closing brace.
  * Returns the last offset.
  */
-const APPEND_SCRIPT = `
+const APPEND_SCRIPT = luaScript(2, `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
@@ -50,7 +51,7 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return offset
-`;
+`);
 
 /**
  * Reads a channel's position and messages in one atomic step. A channel without meta gets one
@@ -61,7 +62,7 @@ return offset
  * served), ARGV[5] since epoch.
  * Returns { epoch, offset, recoverable (1/0), entries }; without since, entries are newest first.
  */
-const READ_SCRIPT = `
+const READ_SCRIPT = luaScript(2, `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   redis.call('DEL', KEYS[2])
@@ -83,23 +84,15 @@ local entries = redis.call('XRANGE', KEYS[2], string.format('%d', since + 1), '+
 if #entries == 0 or entries[1][1] ~= string.format('%d-0', since + 1) then return {epoch, top, 0, {}} end
 if limit == 0 then return {epoch, top, 1, {}} end
 return {epoch, top, 1, entries}
-`;
+`);
 
 type StreamEntry = [id: string, fields: string[]];
 type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: StreamEntry[]];
 
-/** The scripts, as ioredis `defineCommand` adds them to the client. */
-interface HistoryCommands {
-  heraldHistoryAppend(meta: string, stream: string, topic: string, maxLen: number, ttl: number, epoch: string, ...messages: string[]): Promise<number>;
-  heraldHistoryRead(meta: string, stream: string, ttl: number, epoch: string, limit: number, since: string, sinceEpoch: string): Promise<ReadReply>;
-}
 
 /** History, offsets and message-id claims of the Redis engine, on the engine's publisher client. */
 export function createRedisHistory(client: Redis, options: RedisHistoryOptions): RedisHistory {
   const { prefix, historySize = 100, historyTtlSeconds = 600, onError = () => {} } = options;
-  client.defineCommand("heraldHistoryAppend", { numberOfKeys: 2, lua: APPEND_SCRIPT });
-  client.defineCommand("heraldHistoryRead", { numberOfKeys: 2, lua: READ_SCRIPT });
-  const scripts = client as unknown as HistoryCommands;
   /** Also the pub/sub channel of that Herald channel (see redis.ts). */
   const channelKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}`;
   const claimKey = (appId: string, id: string) => `${prefix}{${appId}}:dedup:${id}`;
@@ -121,26 +114,25 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
     async append(appId, messages) {
       // One script call per channel keeps each channel's messages in array order; the calls
       // share one round trip through auto-pipelining.
-      const bodies = new Map<string, string[]>();
-      for (const message of messages) {
-        const json = JSON.stringify(withoutPosition(message));
-        let list = bodies.get(message.channel);
-        if (!list) bodies.set(message.channel, (list = []));
-        list.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
-      }
       const epoch = newEpoch();
-      await Promise.all(
-        [...bodies].map(([channel, list]) => {
-          const key = channelKey(appId, channel);
-          return scripts.heraldHistoryAppend(`${key}:meta`, `${key}:history`, key, historySize, historyTtlSeconds, epoch, ...list);
-        }),
-      );
+      /** Per channel, the script's keys and arguments; its messages are added as they come. */
+      const calls = new Map<string, (string | number)[]>();
+      for (const message of messages) {
+        let args = calls.get(message.channel);
+        if (!args) {
+          const key = channelKey(appId, message.channel);
+          calls.set(message.channel, (args = [`${key}:meta`, `${key}:history`, key, historySize, historyTtlSeconds, epoch]));
+        }
+        const json = JSON.stringify(withoutPosition(message));
+        args.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
+      }
+      await Promise.all([...calls.values()].map((args) => runScript(client, APPEND_SCRIPT, args)));
     },
 
     async read(appId, channel, { since, limit }) {
       const key = channelKey(appId, channel);
       const sinceOffset = since === undefined ? "" : Number.isSafeInteger(since.offset) && since.offset >= 0 ? String(since.offset) : "-1";
-      const [epoch, offset, recoverable, entries] = await scripts.heraldHistoryRead(
+      const [epoch, offset, recoverable, entries] = (await runScript(client, READ_SCRIPT, [
         `${key}:meta`,
         `${key}:history`,
         historyTtlSeconds,
@@ -148,7 +140,7 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
         messageLimit(limit),
         sinceOffset,
         since?.epoch ?? "",
-      );
+      ])) as ReadReply;
       if (since === undefined) entries.reverse();
       const messages: ChannelMessage[] = [];
       for (const entry of entries) {

@@ -1,4 +1,5 @@
-import type { Redis, Result } from "ioredis";
+import type { Redis } from "ioredis";
+import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ExpiredMembersListener, PresenceMember, PresenceStore } from "./types.ts";
 
 export interface RedisPresenceDeps {
@@ -22,7 +23,6 @@ export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { 
   const presenceKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}:presence`;
   const instanceKey = (id: string) => `${prefix}instance:${id}:presence`;
   const listeners: ExpiredMembersListener[] = [];
-  defineScripts(redis);
 
   /** Live members by user id (first connection's info wins), from a presence hash. */
   function usersOf(fields: Record<string, string>, live: Set<string>, skipField?: string): Map<string, PresenceMember> {
@@ -37,19 +37,19 @@ export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { 
 
   return {
     async join(appId, channel, socketId, member, maxMembers) {
-      const result = await redis.heraldPresenceJoin(
+      const result = await runScript(redis, JOIN, [
         presenceKey(appId, channel),
         `${instanceId}|${socketId}`,
         JSON.stringify(member),
         member.userId,
         maxMembers,
-      );
+      ]);
       if (result !== "full") await redis.sadd(instanceKey(instanceId), `${appId}\0${channel}`);
       return result as "added" | "present" | "full";
     },
 
     async leave(appId, channel, socketId, userId) {
-      return (await redis.heraldPresenceLeave(presenceKey(appId, channel), `${instanceId}|${socketId}`, userId)) === 1;
+      return (await runScript(redis, LEAVE, [presenceKey(appId, channel), `${instanceId}|${socketId}`, userId])) === 1;
     },
 
     async members(appId, channel) {
@@ -98,7 +98,7 @@ export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { 
  * at once make exactly one "added", and the member limit holds. (Fields of a dead instance
  * count here until it is reaped, at most the instance TTL later.)
  */
-const JOIN = `
+const JOIN = luaScript(1, `
 local values = redis.call('HVALS', KEYS[1])
 local users, count, present = {}, 0, false
 for _, json in ipairs(values) do
@@ -112,29 +112,16 @@ if not present and count >= tonumber(ARGV[4]) then return 'full' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if present then return 'present' end
 return 'added'
-`;
+`);
 
-const LEAVE = `
+const LEAVE = luaScript(1, `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
   local ok, member = pcall(cjson.decode, json)
   if ok and type(member) == 'table' and member.userId == ARGV[2] then return 0 end
 end
 return 1
-`;
-
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    heraldPresenceJoin(key: string, field: string, member: string, userId: string, max: number): Result<string, Context>;
-    heraldPresenceLeave(key: string, field: string, userId: string): Result<number, Context>;
-  }
-}
-
-function defineScripts(redis: Redis) {
-  if (typeof (redis as Partial<Redis>).heraldPresenceJoin === "function") return;
-  redis.defineCommand("heraldPresenceJoin", { numberOfKeys: 1, lua: JOIN });
-  redis.defineCommand("heraldPresenceLeave", { numberOfKeys: 1, lua: LEAVE });
-}
+`);
 
 function parseMember(json: string): PresenceMember | undefined {
   try {

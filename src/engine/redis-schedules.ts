@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ClaimedRun, ScheduleRecord, ScheduleStatus, ScheduleStore, ScheduledPublish } from "./schedule-types.ts";
 
 /**
@@ -26,10 +27,10 @@ export function createRedisSchedules(client: Redis, prefix: string): ScheduleSto
   const recordKey = (appId: string, id: string) => `${prefix}{${appId}}:schedule:${id}`;
   const keysOf = (appId: string, id: string) => [dueKey(appId), recordKey(appId, id)];
 
-  const add = defineScript(client, "heraldScheduleAdd", ADD);
-  const claim = defineScript(client, "heraldScheduleClaim", CLAIM);
-  const cancel = defineScript(client, "heraldScheduleCancel", CANCEL);
-  const recordRun = defineScript(client, "heraldScheduleRecordRun", RECORD_RUN);
+  const add = bindScript(client, ADD);
+  const claim = bindScript(client, CLAIM);
+  const cancel = bindScript(client, CANCEL);
+  const recordRun = bindScript(client, RECORD_RUN);
 
   return {
     async add(appId, schedule, maxActive) {
@@ -98,10 +99,9 @@ function recordOf(id: string, fields: Record<string, string>): ScheduleRecord | 
 type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 /** A Lua script over two keys (the app's due set and one record), run with EVALSHA. */
-function defineScript(client: Redis, name: string, lua: string): Script {
-  client.defineCommand(name, { numberOfKeys: 2, lua });
-  const command = (client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
-  return (keys, args) => command.call(client, ...keys, ...args);
+function bindScript(client: Redis, lua: string): Script {
+  const script = luaScript(2, lua);
+  return (keys, args) => runScript(client, script, [...keys, ...args]);
 }
 
 // Lua turns large numbers into strings like "1.7e+12": every time written back is formatted

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { RedisPubSub } from "graphql-redis-subscriptions";
-import { Redis, type RedisOptions, type Result } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { isChannelMessage, withoutPosition } from "./channel-message.ts";
+import { luaScript, runScript } from "./redis-scripts.ts";
 import type {
   ChannelCounts,
   ChannelMessage,
@@ -56,14 +57,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   } = options;
   const instanceId = randomUUID();
   const redisOptions: RedisOptions = { maxRetriesPerRequest: 3, lazyConnect: true };
-  const publisher = new Redis(url, {
-    ...redisOptions,
-    enableAutoPipelining: true,
-    // Auto-pipelining builds a pipeline per tick (a few KB: it copies every script onto itself),
-    // which a subscribe's one command does not repay; thousands of clients connecting at once
-    // would leave that much garbage per connection in the old generation.
-    autoPipeliningIgnoredCommands: ["heraldSubscriberAdded"],
-  });
+  // The scripts run with EVALSHA (redis-scripts.ts), not `defineCommand`, which would copy each
+  // of them onto the pipeline auto-pipelining builds every tick.
+  const publisher = new Redis(url, { ...redisOptions, enableAutoPipelining: true });
   const subscriber = new Redis(url, redisOptions);
   for (const client of [publisher, subscriber]) client.on("error", onError);
   await Promise.all([publisher.connect(), subscriber.connect()]);
@@ -91,7 +87,6 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   /** Subscriptions of this instance, so `close()` can uncount them all. */
   const open = new Set<EngineSubscription>();
   let closed = false;
-  publisher.defineCommand("heraldSubscriberAdded", { numberOfKeys: 2, lua: SUBSCRIBER_ADDED });
 
   interface Topic {
     readonly key: string;
@@ -191,7 +186,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       if (closed) throw new Error("engine is closed");
       // Count first, so a publisher asking for counts right after we resolve sees us. (One
       // script rather than MULTI, which builds a pipeline of a few KB per transaction.)
-      await publisher.heraldSubscriberAdded(subsKey(appId, channel), channelsKey(appId), instanceId, channel);
+      await runScript(publisher, SUBSCRIBER_ADDED, [subsKey(appId, channel), channelsKey(appId), instanceId, channel]);
       // One RedisPubSub subscription (one SUBSCRIBE) per channel on this instance; its messages
       // are checked once and handed to every listener of the channel in one loop.
       const key = channelTopic(appId, channel);
@@ -272,16 +267,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 }
 
 /** KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, channel name. */
-const SUBSCRIBER_ADDED = `
+const SUBSCRIBER_ADDED = luaScript(
+  2,
+  `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
-`;
-
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    heraldSubscriberAdded(subsKey: string, channelsKey: string, instanceId: string, channel: string): Result<null, Context>;
-  }
-}
+`,
+);
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => "\\" + c);

@@ -20,7 +20,7 @@ import {
   coreInfoOf,
   parseJsonBody,
   parseQuery,
-  triggerBody,
+  parseTriggerBody,
   userEventBody,
   type BatchEvent,
   type InfoAttribute,
@@ -86,7 +86,7 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRou
   return [
     // Also what the SDK's `sendToUser` sends: a trigger on `#server-to-user-<id>`.
     route("POST", "/apps/:appId/events", "Mutation.publish", async (request, caller) => {
-      const event = parseJsonBody(triggerBody, request.rawBody);
+      const event = parseTriggerBody(request.rawBody);
       const result = await core.publish(caller, toPublishInput(event), publishOptions);
       return event.info.length === 0 ? {} : { channels: channelAttributes(result, event.info) };
     }),

@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/**
+ * The Lua scripts of the Redis engine, run with EVALSHA (falling back to EVAL) rather than
+ * ioredis's `defineCommand`: ioredis copies every defined command onto each Pipeline it creates,
+ * and with auto-pipelining that is a pipeline per tick on the publisher's hot path.
+ */
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+  readonly numberOfKeys: number;
+}
+
+export function luaScript(numberOfKeys: number, lua: string): LuaScript {
+  return { lua, sha: createHash("sha1").update(lua).digest("hex"), numberOfKeys };
+}
+
+/** Per client, the scripts known to be cached by the Redis it is connected to. */
+const loadedByClient = new WeakMap<Redis, Set<string>>();
+
+function loadedOn(client: Redis): Set<string> {
+  let loaded = loadedByClient.get(client);
+  if (!loaded) {
+    const set = (loaded = new Set());
+    loadedByClient.set(client, set);
+    // The next connection may reach a Redis that restarted without them.
+    client.on("close", () => set.clear());
+  }
+  return loaded;
+}
+
+/**
+ * Runs `script` on `client` (auto-pipelined if the client is). As ioredis does for its defined
+ * commands: the first call on a connection sends EVAL, which caches the script in Redis, and
+ * later calls send EVALSHA, which commands on one connection reach only after that EVAL; if
+ * Redis lost the script anyway (SCRIPT FLUSH), NOSCRIPT resends the call as EVAL.
+ */
+export function runScript(client: Redis, script: LuaScript, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
+  const loaded = loadedOn(client);
+  if (!loaded.has(script.sha)) {
+    loaded.add(script.sha);
+    return client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);
+  }
+  return client.evalsha(script.sha, script.numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
+    if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
+    return client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);
+  });
+}
