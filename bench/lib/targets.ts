@@ -48,6 +48,7 @@ export interface StartOptions {
 
 const referenceEnv = (port: number, { redisUrl, redisPrefix }: StartOptions) => ({
   PORT: String(port),
+  NODE_ENV: "production",
   REDIS_URL: redisUrl,
   BENCH_REDIS_PREFIX: redisPrefix,
   BENCH_APP_ID: DEV_APP.id,
@@ -66,10 +67,11 @@ const SPECS: Record<TargetName, TargetSpec> = {
       REDIS_URL: redisUrl,
       HERALD_REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: "warn",
-      // The development app; empty means unset, whatever the caller's shell exports.
-      HERALD_APPS: "",
+      // Run as in production: NODE_ENV=production (graphql-js skips its development checks),
+      // with the development app's credentials configured as an ordinary app.
+      HERALD_APPS: JSON.stringify([{ ...DEV_APP, name: "bench" }]),
       HERALD_APPS_FILE: "",
-      NODE_ENV: "",
+      NODE_ENV: "production",
       HERALD_MAX_CONNECTIONS_PER_APP: String(Math.max(100_000, subscribers * 2)),
       // Large enough that a queue building up shows as latency, not as dropped subscribers.
       HERALD_SUBSCRIBER_QUEUE_LENGTH: "100000",
