@@ -1,4 +1,8 @@
+import { execute, getOperationAST, parse } from "graphql";
 import WebSocket from "ws";
+import type { ChannelEvent } from "../src/core/types.ts";
+import { schema } from "../src/schema/index.ts";
+import { compileProjection } from "../src/transport/projection.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublishDocument } from "./generated/graphql.ts";
 import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
@@ -109,5 +113,39 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     expect(await slow.closed).toBe(4032);
     await keeping.messages(published);
     await fast.dispose();
+  });
+});
+
+describe("the direct projection of plain selections", () => {
+  const events: ChannelEvent[] = [
+    { kind: "MESSAGE", id: "m1", channel: "c", event: "e", data: { x: [1, "two", null] }, headers: { a: "b" }, publisherId: "p", publishedAt: "2026-01-02T03:04:05.678Z", offset: 7, epoch: "ep" },
+    { kind: "MESSAGE", id: "m2", channel: "c", event: "e", data: "a string", headers: {}, publisherId: undefined, publishedAt: "2026-01-02T03:04:05.678Z" },
+    { kind: "SUBSCRIBED", id: null, channel: "c", event: "herald:subscription_succeeded", data: null, headers: {}, publishedAt: null, recovered: true, offset: 3, epoch: "ep" },
+    { kind: "MEMBER_ADDED", id: "m3", channel: "presence-c", event: "herald:member_added", data: { userId: "u1", info: { name: "Ada" } }, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z" },
+    { kind: "MEMBER_REMOVED", id: "m4", channel: "presence-c", event: "herald:member_removed", data: { userId: "u2" }, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z" },
+  ];
+  const plain = [
+    "subscription { channel(name: \"c\") { kind id channel event data headers publisherId publishedAt offset epoch recovered __typename } }",
+    "subscription { c: channel(name: \"c\") { k: kind d: data member { userId info __typename } } }",
+    "subscription S($n: String!) { channel(name: $n, selector: \"a = 'b'\") { publishedAt member { u: userId } } }",
+  ];
+  it.each(plain)("builds exactly what execute builds: %s", (query) => {
+    const document = parse(query);
+    const operation = getOperationAST(document)!;
+    const projection = compileProjection(operation);
+    expect(projection).toBeDefined();
+    for (const event of events) {
+      const executed = execute({ schema, document, rootValue: event, variableValues: { n: "c" }, contextValue: {} });
+      expect(JSON.stringify(projection!(event))).toBe(JSON.stringify(executed));
+    }
+  });
+
+  it.each([
+    "subscription { channel(name: \"c\") { ...F } } fragment F on ChannelEvent { kind }",
+    "subscription { channel(name: \"c\") { kind @include(if: true) } }",
+    "subscription { channel(name: \"c\") @skip(if: false) { kind } }",
+    "subscription { channel(name: \"c\") { kind kind } }",
+  ])("leaves anything else to graphql-js: %s", (query) => {
+    expect(compileProjection(getOperationAST(parse(query))!)).toBeUndefined();
   });
 });

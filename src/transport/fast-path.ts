@@ -12,6 +12,7 @@ import {
 import type { QueueSink, SubscriberQueue } from "../core/subscriber-queue.ts";
 import type { ChannelEvent } from "../core/types.ts";
 import { HeraldError } from "../errors.ts";
+import { compileProjection, type Projection } from "./projection.ts";
 import type { HeraldContext } from "../schema/context.ts";
 
 /**
@@ -64,6 +65,8 @@ export interface FastPath {
 export interface FastOperation {
   readonly document: DocumentNode;
   readonly operationName: string | undefined;
+  /** Builds the result directly when the selection is plain (projection.ts); else execute. */
+  readonly projection: Projection | undefined;
   /** Live groups of this operation by their variables (JSON). */
   readonly groups: Map<string, FastGroup>;
 }
@@ -110,7 +113,7 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     if (!operation || operation.operation !== "subscription") return null;
     const [field, ...more] = operation.selectionSet.selections;
     if (!field || more.length > 0 || field.kind !== Kind.FIELD || field.name.value !== "channel") return null;
-    return { document, operationName, groups: new Map() };
+    return { document, operationName, projection: compileProjection(operation), groups: new Map() };
   }
 
   function joinGroup(operation: FastOperation, variables: Record<string, unknown> | undefined): FastGroup {
@@ -133,7 +136,8 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     if (!byGroup) rendered.set(event, (byGroup = new Map()));
     let tail = byGroup.get(group);
     if (tail === undefined) {
-      const result = execute({
+      const projection = group.operation.projection;
+      const result = projection ? projection(event) : execute({
         schema,
         document: group.operation.document,
         operationName: group.operation.operationName,
