@@ -4,7 +4,7 @@ import { signSubscriberToken, verifySubscriberToken } from "../src/core/auth-tok
 import { authorizeChannel } from "../src/core/channel-auth.ts";
 import { HeraldError } from "../src/errors.ts";
 import { PublishDocument } from "./generated/graphql.ts";
-import { APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type TestServer, errorExtensions } from "./helpers/herald.ts";
 
 // From Pusher's docs (shared/vectors/pusher.json): auth strings for socket 1234.1234.
 const VECTOR_APP = { id: "3", key: "278d425bdf160c739803", secret: "7ad3773142a6692b25b8", name: "v", enabled: true };
@@ -83,7 +83,7 @@ describe("authorized subscriptions end to end", () => {
     const theirs = subscribeChannel(ws, "private-theirs");
     await mine.subscribed;
     await expect(theirs.subscribed).rejects.toBeDefined();
-    expect((theirs.errors[0] as { extensions: { code: string } }).extensions.code).toBe("FORBIDDEN");
+    expect(errorExtensions(theirs)?.code).toBe("FORBIDDEN");
     await gql(server, PublishDocument, { input: { channels: ["private-mine"], data: "secret" } });
     expect((await mine.messages(1))[0]!.data).toBe("secret");
     await ws.dispose();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublishDocument, TriggerBatchDocument, ChannelDocument } from "./generated/graphql.ts";
-import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type Auth, type TestServer } from "./helpers/herald.ts";
+import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type Auth, type TestServer, errorExtensions } from "./helpers/herald.ts";
 
 /** Every rejection gets a clear error with a code, and publishes nothing. */
 describe("auth failures and bad input", () => {
@@ -151,7 +151,7 @@ describe("subscriber authentication over graphql-ws", () => {
     const ws = connectWs(server);
     const privateSub = subscribeChannel(ws, "private-secrets");
     await expect(privateSub.subscribed).rejects.toBeDefined();
-    expect((privateSub.errors[0] as { extensions: { code: string } }).extensions.code).toBe("FORBIDDEN");
+    expect(errorExtensions(privateSub)?.code).toBe("FORBIDDEN");
     const publicSub = subscribeChannel(ws, "public");
     await publicSub.subscribed;
     await gql(server, PublishDocument, { input: { channels: ["public"] } });
@@ -163,7 +163,7 @@ describe("subscriber authentication over graphql-ws", () => {
     const ws = connectWs(server);
     const sub = subscribeChannel(ws, "bad name");
     await expect(sub.subscribed).rejects.toBeDefined();
-    expect((sub.errors[0] as { extensions: { code: string } }).extensions.code).toBe("INVALID_CHANNEL_NAME");
+    expect(errorExtensions(sub)?.code).toBe("INVALID_CHANNEL_NAME");
     await ws.dispose();
   });
 
@@ -174,7 +174,7 @@ describe("subscriber authentication over graphql-ws", () => {
     await subscribeChannel(ws, "b").subscribed;
     const third = subscribeChannel(ws, "c");
     await expect(third.subscribed).rejects.toBeDefined();
-    expect((third.errors[0] as { extensions: { code: string } }).extensions.code).toBe("TOO_MANY_SUBSCRIPTIONS");
+    expect(errorExtensions(third)?.code).toBe("TOO_MANY_SUBSCRIPTIONS");
     await ws.dispose();
     await limited.close();
   });

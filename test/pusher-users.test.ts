@@ -1,7 +1,7 @@
 import Pusher from "pusher";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
-import { APP_ONE, connectWs, sleep, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
+import { APP_ONE, connectWs, sleep, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection, errorExtensions } from "./helpers/herald.ts";
 import { deleteKeys, uniquePrefix, ENGINES } from "./helpers/redis.ts";
 import { eventually, rejectionOf } from "./helpers/wait.ts";
 
@@ -13,7 +13,6 @@ const prefix = uniquePrefix("pusher-users");
 
 
 
-const codeOf = (sub: Collected<ChannelEventOf>) => (sub.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code;
 
 describe.each(ENGINES)("Pusher user and presence routes with the official SDK ($name engine)", ({ redis, skip }) => {
   let server: TestServer;
@@ -152,12 +151,12 @@ describe.each(ENGINES)("Pusher user and presence routes with the official SDK ($
       // Another user's connection, and a connection with only the app key, may not listen in.
       const snoop = subscribeChannel(hal, "#server-to-user-gina");
       await expect(snoop.subscribed).rejects.toBeDefined();
-      expect(codeOf(snoop)).toBe("FORBIDDEN");
+      expect(errorExtensions(snoop)?.code).toBe("FORBIDDEN");
       const anonymous = connectWs(server, { key: APP_ONE.key });
       sockets.push(anonymous);
       const stranger = subscribeChannel(anonymous, "#server-to-user-gina");
       await expect(stranger.subscribed).rejects.toBeDefined();
-      expect(codeOf(stranger)).toBe("FORBIDDEN");
+      expect(errorExtensions(stranger)?.code).toBe("FORBIDDEN");
 
       // The SDK's sendToUser triggers on `#server-to-user-gina` through POST /apps/:appId/events.
       const sent = await pusher.sendToUser("gina", "notice", { text: "for gina" });

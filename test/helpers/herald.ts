@@ -193,3 +193,8 @@ export async function startPair(redis: string | undefined, prefix: string, env: 
   const b = redis ? await startHerald({ redisUrl: redis, prefix, env }) : a;
   return { a, b, close: async () => void (await Promise.all([a.close(), b === a ? undefined : b.close()])) };
 }
+
+/** The `extensions` of a subscription's first error (its `code`, and details like `limit`). */
+export function errorExtensions(sub: Collected<unknown>): { code?: string; [detail: string]: unknown } | undefined {
+  return (sub.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions;
+}
