@@ -1,5 +1,5 @@
 import type { AppRegistry } from "./apps.ts";
-import type { Caller, Connection } from "./types.ts";
+import type { Caller } from "./types.ts";
 
 /** Credentials as a surface found them, before anything is checked. */
 export interface Credentials {
@@ -15,7 +15,7 @@ export interface Credentials {
  * Who is calling. A secret makes a backend; a key alone makes a subscriber. Wrong credentials
  * make an anonymous caller that remembers why, so the error names the actual problem.
  */
-export function authenticate(apps: AppRegistry, credentials: Credentials, connection?: Connection): Caller {
+export function authenticate(apps: AppRegistry, credentials: Credentials): Caller {
   if (credentials.bearer !== undefined) {
     const app = apps.bySecret(credentials.bearer);
     return app ? { role: "backend", app } : { role: "anonymous", problem: "Invalid app secret" };
@@ -27,7 +27,7 @@ export function authenticate(apps: AppRegistry, credentials: Credentials, connec
   }
   if (credentials.key !== undefined) {
     const app = apps.byKey(credentials.key);
-    return app ? { role: "subscriber", app, connection } : { role: "anonymous", problem: "Unknown app key" };
+    return app ? { role: "subscriber", app } : { role: "anonymous", problem: "Unknown app key" };
   }
   return { role: "anonymous" };
 }

@@ -31,7 +31,6 @@ import { randomUUID } from "node:crypto";
  */
 export interface HeraldCore {
   readonly apps: AppRegistry;
-  readonly engine: Engine;
   publish(caller: Caller, input: PublishInput, options?: PublishOptions): Promise<PublishResult>;
   /** All events are validated before any is published: one bad event publishes nothing. */
   triggerBatch(caller: Caller, inputs: readonly PublishInput[], options?: PublishOptions): Promise<PublishResult[]>;
@@ -131,7 +130,6 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
 
   return {
     apps,
-    engine,
     async publish(caller, input, options = {}) {
       assertOpen();
       const app = requireBackend(caller);

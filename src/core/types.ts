@@ -1,5 +1,5 @@
 import type { App } from "../config.ts";
-import type { ChannelMessage, MessageStatusCode, StreamPosition } from "../engine/types.ts";
+import type { ChannelMessage, MessageStatusCode, MessageStatusRecord, StreamPosition } from "../engine/types.ts";
 import type { HeraldError } from "../errors.ts";
 import type { SubscriberClaims } from "./auth-tokens.ts";
 import type { ChannelGrant, Member } from "./channel-auth.ts";
@@ -106,15 +106,9 @@ export interface SubscribeArgs extends ChannelGrant {
 
 export type SubscriptionStream = AsyncIterableIterator<ChannelEvent | HeraldError>;
 
-export interface MessageStatus {
-  readonly id: string;
+/** A message's status as every surface reports it: the engine's record, or UNKNOWN. */
+export interface MessageStatus extends Omit<MessageStatusRecord, "status"> {
   readonly status: MessageStatusCode | "UNKNOWN";
-  readonly channels: readonly string[];
-  readonly publishedAt?: string | undefined;
-  readonly runs: number;
-  readonly lastPublishedAt?: string | undefined;
-  readonly nextRunAt?: string | undefined;
-  readonly errorMessage?: string | undefined;
   /** Scheduled messages: seconds between runs, and when repeating ends. */
   readonly repeatEvery?: number | undefined;
   readonly repeatExpiresAt?: string | undefined;
