@@ -15,7 +15,7 @@ import {
   type RestResult,
 } from "./lib/jobs.ts";
 import { createSamples, type Samples } from "./lib/percentiles.ts";
-import { machineBusySeconds, processCpuSeconds, processRssKb, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
+import { machineBusySeconds, processCpuSeconds, processCpuTimes, processRssKb, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
 import { createPublisher, sendClosedLoop, sendPaced, type Publisher } from "./lib/publisher.ts";
 import { openSubscriber, type DeliverySink, type Subscriber } from "./lib/ws-subscriber.ts";
 
@@ -56,7 +56,9 @@ function createNotes() {
 
 /** Server, Redis, generator and everyone else's CPU over one window: call, then call the result. */
 async function startCpuWindow(serverPids: readonly number[], redis: Redis) {
+  const serverSystem = () => sum(serverPids.map((pid) => processCpuTimes(pid).system));
   const server = sum(serverPids.map(processCpuSeconds));
+  const system = serverSystem();
   const redisCpu = await redisCpuSeconds(redis);
   const generator = process.cpuUsage();
   const machine = machineBusySeconds();
@@ -69,6 +71,7 @@ async function startCpuWindow(serverPids: readonly number[], redis: Redis) {
     const redisSeconds = (await redisCpuSeconds(redis)) - redisCpu;
     return {
       serverCpuSeconds,
+      serverSystemCpuSeconds: serverSystem() - system,
       redisCpuSeconds: redisSeconds,
       generatorCpuSeconds,
       otherCpuSeconds: Math.max(0, machineCpuSeconds - serverCpuSeconds - generatorCpuSeconds - redisSeconds),

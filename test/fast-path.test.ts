@@ -114,6 +114,25 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     await keeping.messages(published);
     await fast.dispose();
   });
+
+  it("frames messages of every length class exactly (7-bit, 16-bit and 64-bit WebSocket lengths)", async () => {
+    const client = await rawClient(server);
+    const raw: string[] = [];
+    client.socket.on("message", (data) => raw.push(String(data)));
+    client.subscribe("len", 'subscription { channel(name: "lengths") { data } }');
+    await client.until(() => client.nexts("len").length === 1);
+    // The whole `next` message is this prefix, the data string, this suffix.
+    const fixed = '{"id":"len","type":"next","payload":{"data":{"channel":{"data":"'.length + '"}}}}'.length;
+    const lengths = [125, 126, 127, 65_535, 65_536, 65_537];
+    for (const length of lengths) {
+      await gql(server, PublishDocument, { input: { channels: ["lengths"], data: "x".repeat(length - fixed) } });
+    }
+    await client.until(() => client.nexts("len").length === 1 + lengths.length);
+    const received = raw.filter((text) => text.startsWith('{"id":"len","type":"next","payload":{"data":{"channel":{"data":"x'));
+    expect(received.map((text) => text.length)).toEqual(lengths);
+    expect(client.nexts("len").slice(1).map((p) => (p.data!.channel.data as string).length)).toEqual(lengths.map((n) => n - fixed));
+    client.socket.close();
+  });
 });
 
 describe("the direct projection of plain selections", () => {

@@ -94,6 +94,8 @@ export interface Percentiles {
 export interface CpuFigures {
   /** utime + stime of the server process(es) over the measured window. */
   readonly serverCpuSeconds: number;
+  /** The part of it spent in the kernel (stime): system calls, loopback TCP included. */
+  readonly serverSystemCpuSeconds: number;
   readonly redisCpuSeconds: number;
   /** The generator's own CPU: near one core means the generator, not the server, was the limit. */
   readonly generatorCpuSeconds: number;

@@ -16,11 +16,17 @@ function readClockTicks(): number {
 
 /** utime + stime of one process, in seconds (10 ms resolution). */
 export function processCpuSeconds(pid: number): number {
+  const { user, system } = processCpuTimes(pid);
+  return user + system;
+}
+
+/** utime and stime (in the kernel: system calls, and the loopback network's work they do) of one process, in seconds. */
+export function processCpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Field 2 (comm) is in parentheses and may hold spaces: count fields after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // After comm, field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND };
 }
 
 /** Resident set size of one process, in KiB (`VmRSS` of `/proc/<pid>/status`). */

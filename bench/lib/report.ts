@@ -1,4 +1,4 @@
-import type { FanoutResult, LoadResult, RestResult } from "./jobs.ts";
+import type { CpuFigures, FanoutResult, LoadResult, RestResult } from "./jobs.ts";
 import { offeredDeliveryRate, type Scenario } from "./scenarios.ts";
 import { TARGET_LABELS, type TargetName } from "./targets.ts";
 
@@ -243,7 +243,7 @@ export function summarize(run: TargetRun): string {
   if (!run.result) return `${label} error: ${run.error?.split("\n", 1)[0]} ${took}`;
   const r = run.result;
   if (r.kind === "rest") {
-    return `${label} ${formatNumber(r.requestsPerSecond)} req/s, ${formatNumber(r.requestsPerCpuSecond)} req/CPU-s, p99 ${formatNumber(r.latencyMs.p99)} ms ${took}`;
+    return `${label} ${formatNumber(r.requestsPerSecond)} req/s, ${formatNumber(r.requestsPerCpuSecond)} req/CPU-s, p99 ${formatNumber(r.latencyMs.p99)} ms, ${cpuText(r.cpu)} ${took}`;
   }
   if (!r.delivery) {
     return `${label} ${formatNumber(r.memory.perConnectionKb)} KB/connection, connect p50 ${formatNumber(r.connect.perSubscriberMs.p50)} ms, ${r.connect.failed} failed ${took}`;
@@ -253,7 +253,14 @@ export function summarize(run: TargetRun): string {
     `${label} ${formatNumber(d.deliveriesPerCpuSecond)} deliveries/CPU-s, ${formatNumber(d.deliveriesPerSecond)}/s ` +
     `(${formatNumber(d.achievedPublishRate)} publishes/s), ` +
     `p50 ${formatNumber(d.latencyMs.p50)} / p99 ${formatNumber(d.latencyMs.p99)} ms, lost ${d.lost}, ` +
-    `CPU s: server ${d.cpu.serverCpuSeconds.toFixed(1)}, generator ${d.cpu.generatorCpuSeconds.toFixed(1)}, ` +
-    `redis ${d.cpu.redisCpuSeconds.toFixed(1)}, other ${d.cpu.otherCpuSeconds.toFixed(1)} ${took}`
+    `${cpuText(d.cpu)} ${took}`
+  );
+}
+
+/** Where the CPU of a measured window went: the server's (and its kernel share) against everyone else's. */
+function cpuText(cpu: CpuFigures): string {
+  return (
+    `CPU s: server ${cpu.serverCpuSeconds.toFixed(1)} (kernel ${cpu.serverSystemCpuSeconds.toFixed(1)}), generator ${cpu.generatorCpuSeconds.toFixed(1)}, ` +
+    `redis ${cpu.redisCpuSeconds.toFixed(1)}, other ${cpu.otherCpuSeconds.toFixed(1)}`
   );
 }

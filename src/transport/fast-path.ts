@@ -40,6 +40,8 @@ export interface FastSubscriber {
   /** The context of its operations: who subscribes (no ChannelEvent field reads it). */
   readonly context: HeraldContext;
   send(data: string | Buffer): void;
+  /** Sends `head` followed by `tail` as one message (a `next` frame: the subscriber's head, the group's bytes). */
+  sendJoined(head: Buffer, tail: Buffer): void;
   /** `subscription` ended on the server's side (its stream completed, or it was refused). */
   ended(subscription: FastSubscription): void;
 }
@@ -226,7 +228,7 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
         return;
       }
       const tail = render(this.#group!, item, this.#subscriber.context);
-      this.#subscriber.send(Buffer.concat([this.#head, tail], this.#head.length + tail.length));
+      this.#subscriber.sendJoined(this.#head, tail);
     }
 
     end() {

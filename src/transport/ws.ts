@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -104,14 +105,26 @@ class Session implements FastSubscriber {
 
   /** Sends without waiting; a socket that cannot keep up is dropped rather than buffered forever. */
   send(data: string | Buffer) {
+    if (this.#writable()) this.socket.send(data, TEXT_FRAME);
+  }
+
+  sendJoined(head: Buffer, tail: Buffer) {
+    if (!this.#writable()) return;
+    const raw = idleStream(this.socket);
+    if (raw) raw.write(textFrame(head, tail));
+    else this.socket.send(Buffer.concat([head, tail], head.length + tail.length), TEXT_FRAME);
+  }
+
+  /** Open and keeping up; a socket past the buffer bound is closed as a slow consumer. */
+  #writable(): boolean {
     const socket = this.socket;
-    if (socket.readyState !== socket.OPEN) return;
+    if (socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount > this.#deps.maxSocketBufferBytes) {
       this.#deps.slowConsumerDisconnects++;
       socket.close(HeraldCloseCode.SlowConsumer, "Slow consumer: too much unsent data");
-      return;
+      return false;
     }
-    socket.send(data, TEXT_FRAME);
+    return true;
   }
 
   close(code?: number, reason?: string) {
@@ -319,6 +332,48 @@ function sessionOf(socket: WebSocket): Session {
 
 /** Every protocol message is a text frame, whether handed over as a string or as UTF-8 bytes. */
 const TEXT_FRAME = { binary: false } as const;
+
+/** What `ws` keeps of a socket that the direct write below relies on (ws 8: `lib/websocket.js`, `lib/sender.js`). */
+interface WsInternals {
+  _socket: Duplex | null;
+  _sender: { _state: number } | null;
+}
+
+/**
+ * The TCP stream of `socket` when `ws` has nothing of its own in flight: its sender is idle
+ * (state 0: no compression, no Blob being read, no queued frame) and the connection uses no
+ * extension (no permessage-deflate: Herald's server does not offer it). Then a frame written
+ * straight to the stream goes out exactly where `ws.send` would have put it; otherwise (or if
+ * `ws` changes these internals) undefined, and the caller uses `ws.send`.
+ */
+function idleStream(socket: WebSocket): Duplex | undefined {
+  const internals = socket as unknown as WsInternals;
+  if (socket.extensions !== "" || internals._sender?._state !== 0) return undefined;
+  return internals._socket ?? undefined;
+}
+
+/**
+ * One unmasked, final text frame (RFC 6455 §5.2) holding `head` then `tail`, in one buffer: one
+ * write per delivery, where `ws.send` builds a header buffer and writes both through cork/writev.
+ */
+export function textFrame(head: Buffer, tail: Buffer): Buffer {
+  const length = head.length + tail.length;
+  const headerLength = length < 126 ? 2 : length <= 0xffff ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (headerLength === 2) {
+    frame[1] = length;
+  } else if (headerLength === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  head.copy(frame, headerLength);
+  tail.copy(frame, headerLength + head.length);
+  return frame;
+}
 
 interface EnvelopedRoot {
   execute: typeof execute;
