@@ -11,6 +11,7 @@ import { usePusherApi } from "./rest/pusher/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
+import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
 
@@ -47,6 +48,8 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxRequestBytes: config.maxRequestBytes,
   });
 
+  const graphqlHttp = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: config.maxRequestBytes });
+
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
   const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger }), ...useBackendlessApi({ core, logger })];
   const rest = createRestRouter(restRoutes, {
@@ -77,6 +80,10 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         "# HELP herald_slow_consumer_disconnects_total WebSockets closed with 4032 because they read too slowly.",
         "# TYPE herald_slow_consumer_disconnects_total counter",
         `herald_slow_consumer_disconnects_total ${ws.slowConsumerDisconnects}`,
+        "# HELP herald_graphql_http_requests_total GraphQL POSTs from backends, by who executed them: the direct lane, or Yoga after the lane read them.",
+        "# TYPE herald_graphql_http_requests_total counter",
+        `herald_graphql_http_requests_total{path="direct"} ${graphqlHttp.counts.direct}`,
+        `herald_graphql_http_requests_total{path="yoga"} ${graphqlHttp.counts.handedToYoga}`,
         "# HELP herald_process_resident_memory_bytes Resident set size of this process.",
         "# TYPE herald_process_resident_memory_bytes gauge",
         `herald_process_resident_memory_bytes ${process.memoryUsage.rss()}`,
@@ -100,6 +107,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       return;
     }
     if (rest(req, res)) return;
+    if (graphqlHttp(req, res)) return;
     void yoga(req, res);
   });
   const ws = useGraphqlWs({

@@ -14,45 +14,53 @@ export interface RedisHistoryOptions {
 }
 
 export interface RedisHistory {
-  /** Appends the messages to their channels' streams and publishes them, atomically per channel. */
+  /** Appends the messages to their channels' streams and publishes them, in one atomic step. */
   append(appId: string, messages: readonly ChannelMessage[]): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
   claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
 }
 
 /**
- * Appends one channel's messages: assigns their offsets, adds them to the stream and publishes
- * them in one atomic step, so every subscriber on every instance receives them in offset order,
- * and a reader that subscribed before reading the stream gets every later offset live.
+ * Appends the messages of one publish: per channel, assigns their offsets, adds them to the
+ * stream and publishes them, all in one atomic step, so every subscriber on every instance
+ * receives a channel's messages in offset order, and a reader that subscribed before reading the
+ * stream gets every later offset live.
  *
- * KEYS[1] meta hash (`epoch`, `offset` = last offset), KEYS[2] stream (entry id = `<offset>-0`,
+ * KEYS, per channel: meta hash (`epoch`, `offset` = last offset), stream (entry id = `<offset>-0`,
  * field `m` = the message JSON as published).
- * ARGV[1] pub/sub channel, ARGV[2] stream MAXLEN, ARGV[3] TTL seconds, ARGV[4] the epoch to use
- * if the channel has no meta, ARGV[5…] the messages as JSON objects without their closing brace.
- * Returns the last offset.
+ * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
+ * meta, then per channel (in KEYS order): its pub/sub channel, its message count n, and its n
+ * messages as JSON objects without their closing brace.
+ *
+ * One call for every channel of a publish (one command instead of one per channel) is for a
+ * standalone Redis, which the engine connects to; the keys keep their per-channel hash tags, so
+ * a cluster-aware caller would make one call per slot instead.
  */
-const APPEND_SCRIPT = luaScript(2, `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
-  redis.call('DEL', KEYS[2])
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+const APPEND_SCRIPT = luaScript(0, `
+local a = 4
+for k = 1, #KEYS, 2 do
+  local meta, stream, topic, count = KEYS[k], KEYS[k + 1], ARGV[a], tonumber(ARGV[a + 1])
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
+    redis.call('DEL', stream)
+    epoch = ARGV[3]
+    redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  end
+  local offset = redis.call('HINCRBY', meta, 'offset', count) - count
+  for i = a + 2, a + 1 + count do
+    offset = offset + 1
+    local id = string.format('%d', offset)
+    local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
+    redis.call('XADD', stream, 'MAXLEN', ARGV[1], id .. '-0', 'm', payload)
+    redis.call('PUBLISH', topic, payload)
+  end
+  redis.call('EXPIRE', meta, ARGV[2])
+  redis.call('EXPIRE', stream, ARGV[2])
+  a = a + 2 + count
 end
-local count = #ARGV - 4
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', count) - count
-for i = 5, #ARGV do
-  offset = offset + 1
-  local id = string.format('%d', offset)
-  local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 'm', payload)
-  redis.call('PUBLISH', ARGV[1], payload)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return offset
+return #KEYS / 2
 `);
-
 /**
  * Reads a channel's position and messages in one atomic step. A channel without meta gets one
  * (a new epoch at offset 0, with the TTL) so that position stays valid for a later resume.
@@ -112,21 +120,23 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
 
   return {
     async append(appId, messages) {
-      // One script call per channel keeps each channel's messages in array order; the calls
-      // share one round trip through auto-pipelining.
-      const epoch = newEpoch();
-      /** Per channel, the script's keys and arguments; its messages are added as they come. */
-      const calls = new Map<string, (string | number)[]>();
+      /** Per channel (in order of first appearance), its messages' JSON, in array order. */
+      const byChannel = new Map<string, string[]>();
       for (const message of messages) {
-        let args = calls.get(message.channel);
-        if (!args) {
-          const key = channelKey(appId, message.channel);
-          calls.set(message.channel, (args = [`${key}:meta`, `${key}:history`, key, historySize, historyTtlSeconds, epoch]));
-        }
+        let jsons = byChannel.get(message.channel);
+        if (!jsons) byChannel.set(message.channel, (jsons = []));
         const json = JSON.stringify(withoutPosition(message));
-        args.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
+        jsons.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
       }
-      await Promise.all([...calls.values()].map((args) => runScript(client, APPEND_SCRIPT, args)));
+      if (byChannel.size === 0) return;
+      const keys: string[] = [];
+      const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch()];
+      for (const [channel, jsons] of byChannel) {
+        const key = channelKey(appId, channel);
+        keys.push(`${key}:meta`, `${key}:history`);
+        args.push(key, jsons.length, ...jsons);
+      }
+      await runScript(client, APPEND_SCRIPT, [...keys, ...args], keys.length);
     },
 
     async read(appId, channel, { since, limit }) {

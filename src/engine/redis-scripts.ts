@@ -36,14 +36,20 @@ function loadedOn(client: Redis): Set<string> {
  * later calls send EVALSHA, which commands on one connection reach only after that EVAL; if
  * Redis lost the script anyway (SCRIPT FLUSH), NOSCRIPT resends the call as EVAL.
  */
-export function runScript(client: Redis, script: LuaScript, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
+export function runScript(
+  client: Redis,
+  script: LuaScript,
+  keysAndArgs: readonly (string | number)[],
+  /** For a script taking a varying number of keys. */
+  numberOfKeys = script.numberOfKeys,
+): Promise<unknown> {
   const loaded = loadedOn(client);
   if (!loaded.has(script.sha)) {
     loaded.add(script.sha);
-    return client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);
+    return client.eval(script.lua, numberOfKeys, ...keysAndArgs);
   }
-  return client.evalsha(script.sha, script.numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
+  return client.evalsha(script.sha, numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
     if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
-    return client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);
+    return client.eval(script.lua, numberOfKeys, ...keysAndArgs);
   });
 }

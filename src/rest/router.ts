@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readBody } from "../transport/read-body.ts";
 
 /**
  * The little HTTP layer every REST vendor adapter plugs into: a route is a method, a path
@@ -98,20 +99,4 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     });
     res.end(body);
   }
-}
-
-/** Reads the whole body, or returns undefined once it passes `maxBytes` (the rest is discarded). */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

@@ -4,8 +4,6 @@ import {
   getOperationAST,
   GraphQLError,
   Kind,
-  parse,
-  validate,
   type DocumentNode,
   type GraphQLSchema,
 } from "graphql";
@@ -13,6 +11,7 @@ import type { QueueSink, SubscriberQueue } from "../core/subscriber-queue.ts";
 import type { ChannelEvent } from "../core/types.ts";
 import { HeraldError } from "../errors.ts";
 import { compileProjection, type Projection } from "./projection.ts";
+import { validDocument } from "./valid-document.ts";
 import type { HeraldContext } from "../schema/context.ts";
 
 /**
@@ -104,13 +103,8 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
   }
 
   function analyseUncached(query: string, operationName: string | undefined): FastOperation | null {
-    let document: DocumentNode;
-    try {
-      document = parse(query);
-    } catch {
-      return null;
-    }
-    if (validate(schema, document).length > 0) return null;
+    const document = validDocument(schema, query);
+    if (!document) return null;
     const operation = getOperationAST(document, operationName);
     if (!operation || operation.operation !== "subscription") return null;
     const [field, ...more] = operation.selectionSet.selections;

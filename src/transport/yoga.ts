@@ -56,9 +56,14 @@ export function createHeraldYoga({ schema, herald, logger, graphiqlHeaders, maxR
       if (initial.caller) return { herald, caller: initial.caller };
       const request = initial.request;
       const key = request.headers.get("x-herald-key") ?? new URL(request.url).searchParams.get("key");
-      return { herald, caller: authenticate(herald.apps, credentialsFromHttp(request.headers.get("authorization"), key)) };
+      return { herald, caller: httpCaller(herald, request.headers.get("authorization"), key) };
     },
   });
+}
+
+/** Who an HTTP request is: its `Authorization` (backends), or its app key (subscribers). */
+export function httpCaller(herald: HeraldCore, authorization: string | null | undefined, key: string | null | undefined): Caller {
+  return authenticate(herald.apps, credentialsFromHttp(authorization, key));
 }
 
 /**
