@@ -81,6 +81,22 @@ describe.each(factories)("engine contract: $name", (factory) => {
     }
   });
 
+  it("stores the statuses given with a publish, readable on every instance by the time a subscriber has the message", async () => {
+    for (const history of [true, false]) {
+      const c = collector();
+      const channel = `status-${history}`;
+      await a.subscribe("app", channel, c.listener);
+      const records = [
+        { id: `m1-${history}`, status: "PUBLISHED" as const, channels: [channel], publishedAt: "2026-01-01T00:00:00.000Z", runs: 1 },
+        { id: `m2-${history}`, status: "PUBLISHED" as const, channels: [channel, "other"], runs: 1 },
+      ];
+      await b.publish("app", [message(channel, 1)], { history, statuses: { records, ttlSeconds: 60 } });
+      await c.until(1);
+      for (const record of records) expect(await a.getMessageStatus("app", record.id)).toEqual(record);
+      expect(await a.getMessageStatus("other-app", records[0]!.id)).toBeUndefined();
+    }
+  });
+
   it("keeps data as given: strings stay strings, headers and fields survive", async () => {
     const c = collector();
     await a.subscribe("app", "shape", c.listener);

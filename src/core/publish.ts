@@ -112,18 +112,11 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
           excludeSocketId: e.excludeSocketId,
         })),
       );
-      // One round trip: the status writes go out with the publish (in that order, on one
-      // connection), instead of waiting for the publish to come back first.
-      await Promise.all([
-        engine.publish(app.id, messages),
-        ...(recordStatus ? events : []).map((e) =>
-          engine.putMessageStatus(
-            app.id,
-            { id: e.id, status: "PUBLISHED", channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt },
-            messageStatusTtlSeconds,
-          ),
-        ),
-      ]);
+      // The statuses are stored in the same step as the publish.
+      const records = recordStatus
+        ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
+        : [];
+      await engine.publish(app.id, messages, records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : undefined);
       // No duplicate and no counts asked for (the usual publish): the results are at hand.
       if (events.length === all.length && all.every((e) => e.info.size === 0)) {
         return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));

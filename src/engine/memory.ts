@@ -21,6 +21,8 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
   /** `${appId}\0${channel}` → listeners; a key exists only while it has listeners. */
   const channels = new Map<string, Set<MessageListener>>();
   const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
+  const putStatus = (appId: string, record: MessageStatusRecord, ttlSeconds: number) =>
+    statuses.set(keyOf(appId, record.id), { record, expiresAt: now() + ttlSeconds * 1000 });
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
   const presence = createMemoryPresence();
 
@@ -29,7 +31,8 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
     presence,
     schedules: createMemorySchedules({ now }),
 
-    async publish(appId, messages, { history: append = true } = {}) {
+    async publish(appId, messages, { history: append = true, statuses } = {}) {
+      for (const record of statuses?.records ?? []) putStatus(appId, record, statuses!.ttlSeconds);
       for (const message of messages) {
         const delivered = append ? history.append(appId, message) : withoutPosition(message);
         const listeners = channels.get(keyOf(appId, message.channel));
@@ -78,7 +81,7 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
     },
 
     async putMessageStatus(appId, record, ttlSeconds) {
-      statuses.set(keyOf(appId, record.id), { record, expiresAt: now() + ttlSeconds * 1000 });
+      putStatus(appId, record, ttlSeconds);
     },
 
     async getMessageStatus(appId, id) {

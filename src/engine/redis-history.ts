@@ -14,10 +14,16 @@ export interface RedisHistoryOptions {
 }
 
 export interface RedisHistory {
-  /** Appends the messages to their channels' streams and publishes them, in one atomic step. */
-  append(appId: string, messages: readonly ChannelMessage[]): Promise<void>;
+  /** Appends the messages to their channels' streams and publishes them (and sets `statuses`), in one atomic step. */
+  append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
   claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
+}
+
+/** String values to SET with a TTL in the same step as an append (the engine's message statuses). */
+export interface StatusWrites {
+  readonly writes: readonly { readonly key: string; readonly json: string }[];
+  readonly ttlSeconds: number;
 }
 
 /**
@@ -26,19 +32,24 @@ export interface RedisHistory {
  * receives a channel's messages in offset order, and a reader that subscribed before reading the
  * stream gets every later offset live.
  *
- * KEYS, per channel: meta hash (`epoch`, `offset` = last offset), stream (entry id = `<offset>-0`,
- * field `m` = the message JSON as published).
+ * KEYS: s status keys, then per channel: meta hash (`epoch`, `offset` = last offset), stream
+ * (entry id = `<offset>-0`, field `m` = the message JSON as published).
  * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
- * meta, then per channel (in KEYS order): its pub/sub channel, its message count n, and its n
- * messages as JSON objects without their closing brace.
+ * meta, ARGV[4] the statuses' TTL seconds, ARGV[5] s, then the s status values, then per channel
+ * (in KEYS order): its pub/sub channel, its message count n, and its n messages as JSON objects
+ * without their closing brace.
  *
- * One call for every channel of a publish (one command instead of one per channel) is for a
- * standalone Redis, which the engine connects to; the keys keep their per-channel hash tags, so
- * a cluster-aware caller would make one call per slot instead.
+ * One call for every channel of a publish and its statuses (one command instead of one per
+ * channel and one per status) is for a standalone Redis, which the engine connects to; the keys
+ * keep their hash tags, so a cluster-aware caller would make one call per slot instead.
  */
 const APPEND_SCRIPT = luaScript(0, `
-local a = 4
-for k = 1, #KEYS, 2 do
+local statuses = tonumber(ARGV[5])
+for s = 1, statuses do
+  redis.call('SET', KEYS[s], ARGV[5 + s], 'EX', ARGV[4])
+end
+local a = 6 + statuses
+for k = statuses + 1, #KEYS, 2 do
   local meta, stream, topic, count = KEYS[k], KEYS[k + 1], ARGV[a], tonumber(ARGV[a + 1])
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
@@ -59,7 +70,7 @@ for k = 1, #KEYS, 2 do
   redis.call('EXPIRE', stream, ARGV[2])
   a = a + 2 + count
 end
-return #KEYS / 2
+return 1
 `);
 /**
  * Reads a channel's position and messages in one atomic step. A channel without meta gets one
@@ -119,7 +130,7 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
   }
 
   return {
-    async append(appId, messages) {
+    async append(appId, messages, statuses) {
       /** Per channel (in order of first appearance), its messages' JSON, in array order. */
       const byChannel = new Map<string, string[]>();
       for (const message of messages) {
@@ -128,9 +139,11 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
         const json = JSON.stringify(withoutPosition(message));
         jsons.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
       }
-      if (byChannel.size === 0) return;
-      const keys: string[] = [];
-      const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch()];
+      const writes = statuses?.writes ?? [];
+      if (byChannel.size === 0 && writes.length === 0) return;
+      const keys: string[] = writes.map((w) => w.key);
+      const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statuses?.ttlSeconds ?? 0, writes.length];
+      for (const write of writes) args.push(write.json);
       for (const [channel, jsons] of byChannel) {
         const key = channelKey(appId, channel);
         keys.push(`${key}:meta`, `${key}:history`);

@@ -168,10 +168,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     presence,
     schedules: createRedisSchedules(publisher, prefix),
 
-    async publish(appId, messages, { history: append = true } = {}) {
-      if (append) return history.append(appId, messages);
+    async publish(appId, messages, { history: append = true, statuses } = {}) {
+      const statusWrites = (statuses?.records ?? []).map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) }));
+      if (append) return history.append(appId, messages, statusWrites.length > 0 ? { writes: statusWrites, ttlSeconds: statuses!.ttlSeconds } : undefined);
       // Auto-pipelining keeps these in call order on the one publisher connection.
-      await Promise.all(messages.map((m) => pubsub.publish(channelTopic(appId, m.channel), withoutPosition(m))));
+      await Promise.all([
+        ...statusWrites.map(({ key, json }) => publisher.set(key, json, "EX", statuses!.ttlSeconds)),
+        ...messages.map((m) => pubsub.publish(channelTopic(appId, m.channel), withoutPosition(m))),
+      ]);
     },
 
     async history(appId, channel, options) {

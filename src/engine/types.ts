@@ -63,6 +63,11 @@ export interface ChannelMessage {
 export interface EnginePublishOptions {
   /** Append to the channel's history and assign an offset (default true); false only fans out. */
   readonly history?: boolean | undefined;
+  /**
+   * Message statuses to store as `putMessageStatus` would, in the same step as the publish: a
+   * reader that sees a message delivered also finds its status.
+   */
+  readonly statuses?: { readonly records: readonly MessageStatusRecord[]; readonly ttlSeconds: number } | undefined;
 }
 
 /** A position in a channel's history: the last offset a client has, and the stream it came from. */
@@ -156,7 +161,7 @@ export interface Engine {
   /**
    * Appends each message to its channel's history (unless `options.history` is false), sets its
    * `offset` and `epoch`, and fans it out to the channel's subscribers on every instance, in
-   * array order per channel.
+   * array order per channel; stores `options.statuses` with it.
    */
   publish(appId: string, messages: readonly ChannelMessage[], options?: EnginePublishOptions): Promise<void>;
 
