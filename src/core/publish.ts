@@ -96,34 +96,35 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     async deliver(app, all, { recordStatus = true, deduplicate = recordStatus } = {}) {
       const publishedAt = now().toISOString();
       // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
-      const fresh = !(deduplicate && all.some((e) => e.idSupplied))
-        ? all.map(() => true)
-        : await Promise.all(all.map((e) => (e.idSupplied ? engine.claimMessageId(app.id, e.id, idempotencyWindowSeconds) : true)));
-      const events = all.filter((_, i) => fresh[i]);
-      const messages: ChannelMessage[] = events.flatMap((e) =>
-        e.channels.map((channel) => ({
-          id: e.id,
-          channel,
-          event: e.event,
-          data: e.data,
-          headers: e.headers,
-          publisherId: e.publisherId,
-          publishedAt,
-          excludeSocketId: e.excludeSocketId,
-        })),
-      );
+      const fresh = deduplicate && all.some((e) => e.idSupplied) ? await claimIds(app, all) : undefined;
+      const events = fresh ? all.filter((_, i) => fresh[i]) : all;
+      const messages: ChannelMessage[] = [];
+      for (const e of events) {
+        for (const channel of e.channels) {
+          messages.push({
+            id: e.id,
+            channel,
+            event: e.event,
+            data: e.data,
+            headers: e.headers,
+            publisherId: e.publisherId,
+            publishedAt,
+            excludeSocketId: e.excludeSocketId,
+          });
+        }
+      }
       // The statuses are stored in the same step as the publish.
       const records = recordStatus
         ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
         : [];
       await engine.publish(app.id, messages, records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : undefined);
       // No duplicate and no counts asked for (the usual publish): the results are at hand.
-      if (events.length === all.length && all.every((e) => e.info.size === 0)) {
+      if (!fresh && all.every((e) => e.info.size === 0)) {
         return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));
       }
       return Promise.all(
         all.map(async (e, i) => {
-          const duplicate = !fresh[i];
+          const duplicate = fresh ? !fresh[i] : false;
           // A duplicate reports when the original was published, if its status is still kept.
           const original = duplicate ? await engine.getMessageStatus(app.id, e.id) : undefined;
           return {
@@ -136,6 +137,11 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
       );
     },
   };
+
+  /** Per event, whether it is new: a caller-supplied id seen within the window is not. */
+  function claimIds(app: App, events: readonly PreparedEvent[]): Promise<boolean[]> {
+    return Promise.all(events.map((e) => (e.idSupplied ? engine.claimMessageId(app.id, e.id, idempotencyWindowSeconds) : true)));
+  }
 
   async function infoFor(app: App, name: string, info: ReadonlySet<string>): Promise<Partial<ChannelInfo>> {
     const counts = await countsFor(app, name);

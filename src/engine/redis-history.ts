@@ -131,26 +131,36 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
 
   return {
     async append(appId, messages, statuses) {
-      /** Per channel (in order of first appearance), its messages' JSON, in array order. */
-      const byChannel = new Map<string, string[]>();
-      for (const message of messages) {
-        let jsons = byChannel.get(message.channel);
-        if (!jsons) byChannel.set(message.channel, (jsons = []));
-        const json = JSON.stringify(withoutPosition(message));
-        jsons.push(json.slice(0, -1)); // the script appends `,"offset":…,"epoch":"…"}`
-      }
       const writes = statuses?.writes ?? [];
-      if (byChannel.size === 0 && writes.length === 0) return;
-      const keys: string[] = writes.map((w) => w.key);
+      if (messages.length === 0 && writes.length === 0) return;
+      const keys: (string | number)[] = [];
       const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statuses?.ttlSeconds ?? 0, writes.length];
-      for (const write of writes) args.push(write.json);
-      for (const [channel, jsons] of byChannel) {
+      for (const write of writes) {
+        keys.push(write.key);
+        args.push(write.json);
+      }
+      const addChannel = (channel: string, jsons: readonly string[]) => {
         const key = channelKey(appId, channel);
         keys.push(`${key}:meta`, `${key}:history`);
         args.push(key, jsons.length, ...jsons);
+      };
+      // The script appends `,"offset":…,"epoch":"…"}` to each message: send them without the `}`.
+      const json = (message: ChannelMessage) => JSON.stringify(withoutPosition(message)).slice(0, -1);
+      if (messages.length === 1) {
+        addChannel(messages[0]!.channel, [json(messages[0]!)]);
+      } else {
+        /** Per channel (in order of first appearance), its messages, in array order. */
+        const byChannel = new Map<string, string[]>();
+        for (const message of messages) {
+          const jsons = byChannel.get(message.channel);
+          if (jsons) jsons.push(json(message));
+          else byChannel.set(message.channel, [json(message)]);
+        }
+        for (const [channel, jsons] of byChannel) addChannel(channel, jsons);
       }
-      await runScript(client, APPEND_SCRIPT, [...keys, ...args], keys.length);
+      await runScript(client, APPEND_SCRIPT, keys.concat(args), keys.length);
     },
+
 
     async read(appId, channel, { since, limit }) {
       const key = channelKey(appId, channel);

@@ -169,7 +169,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     schedules: createRedisSchedules(publisher, prefix),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
-      const statusWrites = (statuses?.records ?? []).map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) }));
+      const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];
       if (append) return history.append(appId, messages, statusWrites.length > 0 ? { writes: statusWrites, ttlSeconds: statuses!.ttlSeconds } : undefined);
       // Auto-pipelining keeps these in call order on the one publisher connection.
       await Promise.all([

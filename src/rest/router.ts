@@ -61,10 +61,14 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     return { route, pattern: new RegExp(`^${source}/?$`), names };
   });
 
+  const byMethod = new Map<string, CompiledRoute[]>();
+  for (const entry of compiled) byMethod.set(entry.route.method, [...(byMethod.get(entry.route.method) ?? []), entry]);
+
   return (req, res) => {
+    const candidates = byMethod.get(req.method ?? "");
+    if (!candidates) return false;
     const url = new URL(req.url ?? "/", "http://herald.local");
-    for (const { route, pattern, names } of compiled) {
-      if (route.method !== req.method) continue;
+    for (const { route, pattern, names } of candidates) {
       const match = pattern.exec(url.pathname);
       if (!match) continue;
       const params: Record<string, string> = {};
