@@ -48,7 +48,12 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxRequestBytes: config.maxRequestBytes,
   });
 
-  const graphqlHttp = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: config.maxRequestBytes });
+  const graphqlHttp = createGraphqlHttp({
+    yoga,
+    herald: core,
+    maxRequestBytes: config.maxRequestBytes,
+    onError: (error) => logger.error({ err: error }, "GraphQL request failed"),
+  });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
   const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger }), ...useBackendlessApi({ core, logger })];

@@ -1,5 +1,5 @@
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "../src/schema/index.ts";
@@ -162,6 +162,21 @@ describe("GraphQL over HTTP: the direct lane answers as Yoga does", () => {
     const [event] = await sub.messages(1);
     expect(event).toMatchObject({ event: "hello", data: { n: 1 } });
     await client.dispose();
+  });
+
+  it("keeps serving after a client that went away in the middle of its body", async () => {
+    const { port } = withLane.address() as AddressInfo;
+    const before = lane.counts.direct;
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"query":`);
+        setTimeout(() => socket.destroy(), 20);
+      });
+      socket.on("close", () => resolve());
+    });
+    const answer = await post(withLane, { ...JSON_TYPE, ...BEARER }, publish({ channels: ["after-abort"] }));
+    expect(answer.status).toBe(200);
+    expect(lane.counts.direct).toBe(before + 1);
   });
 
   it("is what Herald's own server runs, counted in /metrics", async () => {

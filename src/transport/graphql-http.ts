@@ -28,6 +28,8 @@ export interface GraphqlHttpOptions {
   maxRequestBytes: number;
   /** Query texts remembered as valid. */
   maxCachedDocuments?: number;
+  /** A request that failed outside GraphQL (its client got a 500). */
+  onError?: (error: unknown) => void;
 }
 
 export interface GraphqlHttpHandler {
@@ -46,7 +48,7 @@ interface Params {
 
 type Accepted = "application/json" | "application/graphql-response+json";
 
-export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocuments = 1_000 }: GraphqlHttpOptions): GraphqlHttpHandler {
+export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocuments = 1_000, onError = () => {} }: GraphqlHttpOptions): GraphqlHttpHandler {
   const endpoint = yoga.graphqlEndpoint;
   const counts = { direct: 0, handedToYoga: 0 };
   /** Query texts known to parse and validate (bounded; the oldest goes first). */
@@ -61,11 +63,12 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocu
     const length = headers["content-length"];
     if (length === undefined || !/^\d+$/.test(length) || Number(length) > maxRequestBytes) return false;
     serve(req, res, accepted).catch((error: unknown) => {
-      // Not a GraphQL error (those are results): the socket or Yoga's fallback failed.
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      // Not a GraphQL error (those are results): reading the body, or Yoga's fallback, failed.
+      onError(error);
+      if (res.writableEnded) return;
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(500, { "Content-Type": "application/json; charset=utf-8" });
       res.end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
-      req.socket.destroySoon();
-      void error;
     });
     return true;
   };
