@@ -12,6 +12,9 @@ import {
   validateSocketId,
 } from "./validation.ts";
 
+/** What a publish without `info` asks for (the usual case): nothing, shared. */
+const NO_INFO: ReadonlySet<string> = new Set();
+
 /** A publish input that passed every rule: what `deliver` sends. */
 export interface PreparedEvent {
   readonly id: string;
@@ -69,7 +72,7 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     if (publisherId !== undefined && (typeof publisherId !== "string" || publisherId.length > 200)) {
       throw new HeraldError(ErrorCode.BadRequest, "publisherId must be a string of at most 200 characters");
     }
-    const info = new Set(input.info ?? []);
+    const info = input.info?.length ? new Set(input.info) : NO_INFO;
     return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null };
   }
 
