@@ -72,6 +72,7 @@ for k = statuses + 1, #KEYS, 2 do
 end
 return 1
 `);
+
 /**
  * Reads a channel's position and messages in one atomic step. A channel without meta gets one
  * (a new epoch at offset 0, with the TTL) so that position stays valid for a later resume.
@@ -160,7 +161,6 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
       }
       await runScript(client, APPEND_SCRIPT, keys.concat(args), keys.length);
     },
-
 
     async read(appId, channel, { since, limit }) {
       const key = channelKey(appId, channel);

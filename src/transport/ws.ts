@@ -356,7 +356,7 @@ function idleStream(socket: WebSocket): Duplex | undefined {
  * One unmasked, final text frame (RFC 6455 §5.2) holding `head` then `tail`, in one buffer: one
  * write per delivery, where `ws.send` builds a header buffer and writes both through cork/writev.
  */
-export function textFrame(head: Buffer, tail: Buffer): Buffer {
+function textFrame(head: Buffer, tail: Buffer): Buffer {
   const length = head.length + tail.length;
   const headerLength = length < 126 ? 2 : length <= 0xffff ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
