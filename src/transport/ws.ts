@@ -337,6 +337,8 @@ const TEXT_FRAME = { binary: false } as const;
 interface WsInternals {
   _socket: Duplex | null;
   _sender: { _state: number } | null;
+  /** Negotiated extensions by name; `ws` knows only permessage-deflate. */
+  _extensions: Record<string, unknown>;
 }
 
 /**
@@ -348,7 +350,8 @@ interface WsInternals {
  */
 function idleStream(socket: WebSocket): Duplex | undefined {
   const internals = socket as unknown as WsInternals;
-  if (socket.extensions !== "" || internals._sender?._state !== 0) return undefined;
+  // (Not `socket.extensions`, which builds a string on every call.)
+  if (internals._extensions["permessage-deflate"] !== undefined || internals._sender?._state !== 0) return undefined;
   return internals._socket ?? undefined;
 }
 
