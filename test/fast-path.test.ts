@@ -2,10 +2,12 @@ import { execute, getOperationAST, parse } from "graphql";
 import WebSocket from "ws";
 import type { ChannelEvent } from "../src/core/types.ts";
 import { schema } from "../src/schema/index.ts";
+import { createFastPath, type FastSubscriber } from "../src/transport/fast-path.ts";
 import { compileProjection } from "../src/transport/projection.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublishDocument } from "./generated/graphql.ts";
 import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { eventually } from "./helpers/wait.ts";
 
 /** A raw graphql-transport-ws client: exactly what goes over the wire. */
 async function rawClient(server: TestServer) {
@@ -166,5 +168,65 @@ describe("the direct projection of plain selections", () => {
     "subscription { channel(name: \"c\") { kind kind } }",
   ])("leaves anything else to graphql-js: %s", (query) => {
     expect(compileProjection(getOperationAST(parse(query))!)).toBeUndefined();
+  });
+});
+
+describe("fast-path groups: one rendering per message for every subscriber whose payload is the same", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald();
+  });
+  afterAll(() => server.close());
+
+  /** A socket side that keeps the group bytes (`tail`) each delivery was built from. */
+  function subscriber() {
+    const core = server.herald.core;
+    const connection = core.connect(APP_ONE, "ws");
+    const tails: Buffer[] = [];
+    const side: FastSubscriber = {
+      context: { herald: core, caller: { role: "subscriber", app: APP_ONE, connection } },
+      send: () => {},
+      sendJoined: (_head, tail) => void tails.push(tail),
+      ended: () => {},
+    };
+    return { side, tails, close: () => connection.close() };
+  }
+
+  async function deliverTo(query: string, variables: Record<string, unknown>[], channel: string) {
+    const fastPath = createFastPath({ schema, maskError: (error) => error as Error });
+    const operation = fastPath.analyse(query, undefined)!;
+    const subscribers = variables.map(() => subscriber());
+    await Promise.all(subscribers.map((s, i) => fastPath.subscription(operation, `op${i}`, s.side).start(variables[i])));
+    await gql(server, PublishDocument, { input: { channels: [channel], event: "e", data: { n: 1 }, headers: { city: "Tokyo" } } });
+    // SUBSCRIBED, then the message.
+    await eventually(async () => subscribers.map((s) => s.tails.length), subscribers.map(() => 2));
+    const groups = operation.groups.size;
+    subscribers.forEach((s) => s.close());
+    return { groups, tails: subscribers.map((s) => s.tails[1]!) };
+  }
+
+  it("shares one group across root-field arguments (selector, token…), which only decide who receives", async () => {
+    const query = "subscription ($name: String!, $selector: String) { channel(name: $name, selector: $selector) { event data } }";
+    const { groups, tails } = await deliverTo(query, [
+      { name: "grouped", selector: "city = 'Tokyo'" },
+      { name: "grouped", selector: "city LIKE 'T%'" },
+      { name: "grouped" },
+    ], "grouped");
+    expect(groups).toBe(1);
+    expect(tails[1]).toBe(tails[0]); // the same bytes, rendered once
+    expect(tails[2]).toBe(tails[0]);
+  });
+
+  it("keeps subscribers apart when a variable below the root field changes the payload", async () => {
+    const query = "subscription ($name: String!, $withData: Boolean!) { channel(name: $name) { event data @include(if: $withData) } }";
+    const { groups, tails } = await deliverTo(query, [
+      { name: "split", withData: true },
+      { name: "split", withData: false },
+      { name: "split", withData: true },
+    ], "split");
+    expect(groups).toBe(2);
+    expect(tails[2]).toBe(tails[0]);
+    expect(JSON.parse(tails[0]!.toString().slice(0, -1)).data.channel).toEqual({ event: "e", data: { n: 1 } });
+    expect(JSON.parse(tails[1]!.toString().slice(0, -1)).data.channel).toEqual({ event: "e" });
   });
 });

@@ -4,7 +4,10 @@ import {
   getOperationAST,
   GraphQLError,
   Kind,
+  visit,
   type DocumentNode,
+  type FieldNode,
+  type VariableNode,
   type GraphQLSchema,
 } from "graphql";
 import type { QueueSink, SubscriberQueue } from "../core/subscriber-queue.ts";
@@ -18,11 +21,11 @@ import type { HeraldContext } from "../schema/context.ts";
  * Delivery that does the work once per message, not once per subscriber.
  *
  * A `channel` subscription's payload depends only on the event and on the operation (document,
- * operation name, variables): who may subscribe, selectors and `excludeSocketId` decide *whether*
- * a subscriber gets an event (the core filters each subscriber's queue), never what the payload
- * looks like — no ChannelEvent field reads the context. So subscribers are grouped by
- * operation: each event is executed once per group and serialized once, and every member gets
- * the same bytes with its own operation id spliced in.
+ * operation name, and the variables used below the root field): who may subscribe, tokens,
+ * selectors and `excludeSocketId` decide *whether* a subscriber gets an event (the core filters
+ * each subscriber's queue), never what the payload looks like — no ChannelEvent field reads the
+ * context. So subscribers are grouped by operation: each event is executed once per group and
+ * serialized once, and every member gets the same bytes with its own operation id spliced in.
  *
  * Anything else (other operations, invalid documents, connections not yet acknowledged) goes
  * the standard graphql-ws way.
@@ -68,13 +71,20 @@ export interface FastOperation {
   readonly operationName: string | undefined;
   /** Builds the result directly when the selection is plain (projection.ts); else execute. */
   readonly projection: Projection | undefined;
-  /** Live groups of this operation by their variables (JSON). */
+  /**
+   * The variables a payload can depend on: those used below the root field or in its
+   * directives. The root field's arguments (channel, token, auth, selector, since) only choose
+   * what is subscribed to, so subscribers differing only there (every private or presence
+   * subscriber has its own `auth` or `token`) share a group. None for a projection.
+   */
+  readonly payloadVariables: readonly string[];
+  /** Live groups of this operation by the values of its payload variables (JSON). */
   readonly groups: Map<string, FastGroup>;
 }
 
 /**
- * Subscribers whose payloads are identical: same operation, same variables. One object per
- * group rather than a key string per subscriber; it lives while it has members.
+ * Subscribers whose payloads are identical: same operation, same payload variables. One object
+ * per group rather than a key string per subscriber; it lives while it has members.
  */
 export interface FastGroup {
   readonly operation: FastOperation;
@@ -109,11 +119,13 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     if (!operation || operation.operation !== "subscription") return null;
     const [field, ...more] = operation.selectionSet.selections;
     if (!field || more.length > 0 || field.kind !== Kind.FIELD || field.name.value !== "channel") return null;
-    return { document, operationName, projection: compileProjection(operation), groups: new Map() };
+    const projection = compileProjection(operation);
+    return { document, operationName, projection, payloadVariables: projection ? [] : payloadVariablesOf(document, field), groups: new Map() };
   }
 
   function joinGroup(operation: FastOperation, variables: Record<string, unknown> | undefined): FastGroup {
-    const key = JSON.stringify(variables ?? {});
+    const names = operation.payloadVariables;
+    const key = names.length === 0 ? "" : JSON.stringify(names.map((name) => variables?.[name] ?? null));
     let group = operation.groups.get(key);
     if (!group) operation.groups.set(key, (group = { operation, key, variables, members: 0 }));
     group.members++;
@@ -237,6 +249,23 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
     analyse,
     subscription: (operation, id, subscriber) => new Subscription(operation, id, subscriber),
   };
+}
+
+/** Variables used anywhere in `document` except in the root field's arguments (and their definitions). */
+function payloadVariablesOf(document: DocumentNode, root: FieldNode): string[] {
+  const names = new Set<string>();
+  const collect = { Variable: (node: VariableNode) => void names.add(node.name.value) };
+  visit(document, {
+    ...collect,
+    VariableDefinition: () => false,
+    Field(node) {
+      if (node !== root) return undefined;
+      for (const directive of node.directives ?? []) visit(directive, collect);
+      if (node.selectionSet) visit(node.selectionSet, collect);
+      return false;
+    },
+  });
+  return [...names].sort();
 }
 
 function isSubscriberQueue(value: unknown): value is SubscriberQueue<ChannelEvent> {
