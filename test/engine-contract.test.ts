@@ -97,6 +97,14 @@ describe.each(factories)("engine contract: $name", (factory) => {
     }
   });
 
+  it("forgets a status once its ttlSeconds have passed", async () => {
+    const record = { id: "short-lived", status: "PUBLISHED" as const, channels: ["ttl"], runs: 1 };
+    await b.publish("app", [message("ttl", 1)], { statuses: { records: [record], ttlSeconds: 1 } });
+    expect(await a.getMessageStatus("app", record.id)).toEqual(record);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await a.getMessageStatus("app", record.id)).toBeUndefined();
+  });
+
   it("keeps data as given: strings stay strings, headers and fields survive", async () => {
     const c = collector();
     await a.subscribe("app", "shape", c.listener);
@@ -131,7 +139,7 @@ describe.each(factories)("engine contract: $name", (factory) => {
     expect(two.received).toHaveLength(0);
     expect((await b.channelCounts("two", "shared")).subscriptionCount).toBe(1);
     expect((await b.occupiedChannels("three", "", 100))).toEqual([]);
-    await b.putMessageStatus("one", { id: "x", status: "PUBLISHED", channels: ["shared"], runs: 1 }, 60);
+    await b.publish("one", [], { statuses: { records: [{ id: "x", status: "PUBLISHED", channels: ["shared"], runs: 1 }], ttlSeconds: 60 } });
     expect(await b.getMessageStatus("two", "x")).toBeUndefined();
     expect((await a.getMessageStatus("one", "x"))?.status).toBe("PUBLISHED");
   });

@@ -1,5 +1,5 @@
 import { messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
-import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
+import type { ChannelMessage, HistoryOptions, HistoryResult, MessageStatusRecord } from "./types.ts";
 
 export interface MemoryHistoryOptions {
   /** Messages kept per channel. */
@@ -14,6 +14,8 @@ export interface MemoryHistory {
   append(appId: string, message: ChannelMessage): ChannelMessage;
   read(appId: string, channel: string, options: HistoryOptions): HistoryResult;
   claim(appId: string, id: string, windowSeconds: number): boolean;
+  putStatus(appId: string, record: MessageStatusRecord, ttlSeconds: number): void;
+  getStatus(appId: string, id: string): MessageStatusRecord | undefined;
   clear(): void;
 }
 
@@ -26,10 +28,13 @@ interface Stream {
   expiresAt: number;
 }
 
-/** Sweeps of expired streams and claims run at most this often (they also expire when read). */
+/** Sweeps of expired streams, claims and statuses run at most this often (they also expire when read). */
 const SWEEP_INTERVAL_MS = 1_000;
 
-/** History and message-id claims of the memory engine: a ring buffer per channel, with a TTL. */
+/**
+ * History, message-id claims and message statuses of the memory engine: a ring buffer per
+ * channel, and records per id, each with a TTL and swept once expired.
+ */
 export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryHistory {
   const { historySize = 100, historyTtlSeconds = 600, now = Date.now } = options;
   const ttlMs = historyTtlSeconds * 1000;
@@ -37,6 +42,8 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
   const streams = new Map<string, Stream>();
   /** `${appId}\0${id}` → when the claim ends. */
   const claims = new Map<string, number>();
+  /** `${appId}\0${id}` → the message's status, and when it is forgotten. */
+  const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
   const keyOf = (appId: string, name: string) => `${appId}\0${name}`;
   let nextSweep = 0;
 
@@ -45,6 +52,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
     nextSweep = at + SWEEP_INTERVAL_MS;
     for (const [key, stream] of streams) if (stream.expiresAt <= at) streams.delete(key);
     for (const [key, until] of claims) if (until <= at) claims.delete(key);
+    for (const [key, status] of statuses) if (status.expiresAt <= at) statuses.delete(key);
   }
 
   /** The channel's live stream; a new epoch at offset 0 when it has none (or it expired). */
@@ -108,9 +116,21 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
       return true;
     },
 
+    putStatus(appId, record, ttlSeconds) {
+      const at = now();
+      sweep(at);
+      statuses.set(keyOf(appId, record.id), { record, expiresAt: at + ttlSeconds * 1000 });
+    },
+
+    getStatus(appId, id) {
+      const status = statuses.get(keyOf(appId, id));
+      return status && status.expiresAt > now() ? status.record : undefined;
+    },
+
     clear() {
       streams.clear();
       claims.clear();
+      statuses.clear();
     },
   };
 }

@@ -4,7 +4,6 @@ import type {
   Engine,
   EngineSubscription,
   MessageListener,
-  MessageStatusRecord,
 } from "./types.ts";
 import { createMemoryPresence } from "./memory-presence.ts";
 import { createMemorySchedules } from "./memory-schedules.ts";
@@ -20,9 +19,6 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
   const history = createMemoryHistory({ ...options, now });
   /** `${appId}\0${channel}` → listeners; a key exists only while it has listeners. */
   const channels = new Map<string, Set<MessageListener>>();
-  const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
-  const putStatus = (appId: string, record: MessageStatusRecord, ttlSeconds: number) =>
-    statuses.set(keyOf(appId, record.id), { record, expiresAt: now() + ttlSeconds * 1000 });
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
   const presence = createMemoryPresence();
 
@@ -32,7 +28,7 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
     schedules: createMemorySchedules({ now }),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
-      for (const record of statuses?.records ?? []) putStatus(appId, record, statuses!.ttlSeconds);
+      for (const record of statuses?.records ?? []) history.putStatus(appId, record, statuses!.ttlSeconds);
       for (const message of messages) {
         const delivered = append ? history.append(appId, message) : withoutPosition(message);
         const listeners = channels.get(keyOf(appId, message.channel));
@@ -80,26 +76,14 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
       return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, first);
     },
 
-    async putMessageStatus(appId, record, ttlSeconds) {
-      putStatus(appId, record, ttlSeconds);
-    },
-
     async getMessageStatus(appId, id) {
-      const key = keyOf(appId, id);
-      const entry = statuses.get(key);
-      if (!entry) return undefined;
-      if (entry.expiresAt <= now()) {
-        statuses.delete(key);
-        return undefined;
-      }
-      return entry.record;
+      return history.getStatus(appId, id);
     },
 
     async ping() {},
 
     async close() {
       channels.clear();
-      statuses.clear();
       presence.clear();
       history.clear();
     },

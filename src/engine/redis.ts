@@ -244,10 +244,6 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return result;
     },
 
-    async putMessageStatus(appId, record, ttlSeconds) {
-      await publisher.set(statusKey(appId, record.id), JSON.stringify(record), "EX", ttlSeconds);
-    },
-
     async getMessageStatus(appId, id) {
       const text = await publisher.get(statusKey(appId, id));
       return text === null ? undefined : (JSON.parse(text) as MessageStatusRecord);

@@ -64,8 +64,8 @@ export interface EnginePublishOptions {
   /** Append to the channel's history and assign an offset (default true); false only fans out. */
   readonly history?: boolean | undefined;
   /**
-   * Message statuses to store as `putMessageStatus` would, in the same step as the publish: a
-   * reader that sees a message delivered also finds its status.
+   * Message statuses to store, each readable with `getMessageStatus` for `ttlSeconds`, in the
+   * same step as the publish: a reader that sees a message delivered also finds its status.
    */
   readonly statuses?: { readonly records: readonly MessageStatusRecord[]; readonly ttlSeconds: number } | undefined;
 }
@@ -182,8 +182,7 @@ export interface Engine {
   /** Occupied channels (subscriptionCount > 0) whose name starts with `prefix`, by name, at most `first`. */
   occupiedChannels(appId: string, prefix: string, first: number): Promise<ChannelCounts[]>;
 
-  /** Stores a message's status for `ttlSeconds`. */
-  putMessageStatus(appId: string, record: MessageStatusRecord, ttlSeconds: number): Promise<void>;
+  /** A status stored with a publish (`statuses`), until its `ttlSeconds` pass. */
   getMessageStatus(appId: string, id: string): Promise<MessageStatusRecord | undefined>;
 
   /** Resolves when the backing store answers; rejects otherwise (used by `/readyz`). */
