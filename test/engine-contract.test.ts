@@ -144,6 +144,19 @@ describe.each(factories)("engine contract: $name", (factory) => {
     expect((await a.getMessageStatus("one", "x"))?.status).toBe("PUBLISHED");
   });
 
+  it("keeps counting a subscription made while another one of the channel closes (a page reload)", async () => {
+    for (let round = 0; round < 5; round++) {
+      const first = await a.subscribe("app", `reload-${round}`, () => {});
+      const closing = first.close();
+      // Let the close's uncount go out (auto-pipelined writes leave on the next check phase).
+      for (let i = 0; i < round; i++) await new Promise((resolve) => setImmediate(resolve));
+      const second = await a.subscribe("app", `reload-${round}`, () => {});
+      await closing;
+      expect((await b.channelCounts("app", `reload-${round}`)).subscriptionCount).toBe(1);
+      await second.close();
+    }
+  });
+
   it("counts subscriptions across instances and lists occupied channels by prefix", async () => {
     const s1 = await a.subscribe("app", "room-1", () => {});
     await b.subscribe("app", "room-1", () => {});

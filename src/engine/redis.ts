@@ -119,8 +119,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         topics.delete(topic.key);
         pubsub.unsubscribe(await topic.ready);
       }
-      const left = await publisher.hincrby(subsKey(topic.appId, topic.channel), instanceId, -1);
-      if (left <= 0) await publisher.hdel(subsKey(topic.appId, topic.channel), instanceId);
+      await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(topic.appId, topic.channel), instanceId]);
     }
   }
 
@@ -213,7 +212,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       } catch (error) {
         current.subscriptions.delete(subscription);
         if (topics.get(key) === current && current.subscriptions.size === 0) topics.delete(key);
-        await publisher.hincrby(subsKey(appId, channel), instanceId, -1);
+        await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(appId, channel), instanceId]);
         throw error;
       }
       open.add(subscription);
@@ -272,6 +271,17 @@ const SUBSCRIBER_ADDED = luaScript(
   `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash; ARGV: instance id. Uncounts one subscription and drops the
+ * instance's field at zero, in one step: a subscribe counted in between keeps its count.
+ */
+const SUBSCRIBER_REMOVED = luaScript(
+  1,
+  `
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 `,
 );
 
