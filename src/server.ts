@@ -111,8 +111,9 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       });
       return;
     }
-    if (rest(req, res)) return;
+    // The GraphQL lane first: it declines in O(1), and every GraphQL publish passes here.
     if (graphqlHttp(req, res)) return;
+    if (rest(req, res)) return;
     void yoga(req, res);
   });
   const ws = useGraphqlWs({

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { getOperationAST, type ExecutionResult, type GraphQLSchema } from "graphql";
+import { getOperationAST, type ExecutionResult } from "graphql";
 import { processRegularResult } from "graphql-yoga";
 import type { HeraldCore } from "../core/herald.ts";
 import { readBody } from "./read-body.ts";
@@ -50,6 +50,7 @@ type Accepted = "application/json" | "application/graphql-response+json";
 
 export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocuments = 1_000, onError = () => {} }: GraphqlHttpOptions): GraphqlHttpHandler {
   const endpoint = yoga.graphqlEndpoint;
+  const schema = yoga.getEnveloped().schema;
   const counts = { direct: 0, handedToYoga: 0 };
   /** Query texts known to parse and validate (bounded; the oldest goes first). */
   const valid = new Set<string>();
@@ -79,7 +80,7 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocu
    * that fails goes to Yoga before anything of Yoga's has seen it, because Yoga's parse hooks
    * shape (and cache) the error from the HTTP request they expect to find in the context.
    */
-  function isValid(query: string, schema: GraphQLSchema): boolean {
+  function isValid(query: string): boolean {
     if (valid.has(query)) return true;
     if (!validDocument(schema, query)) return false;
     if (valid.size >= maxCachedDocuments) valid.delete(valid.values().next().value!);
@@ -92,11 +93,12 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocu
     const params = body && paramsOf(body);
     if (!params) return fallback(req, res, body ?? Buffer.alloc(0));
 
+    if (!isValid(params.query)) return fallback(req, res, body);
     const headers = req.headers;
     const caller = httpCaller(herald, headers.authorization, keyHeader(headers["x-herald-key"]));
     const enveloped = yoga.getEnveloped({ caller, params });
-    if (!isValid(params.query, enveloped.schema)) return fallback(req, res, body);
-    // Through Yoga's hooks (its parse and validation cache); known to succeed.
+    // Through Yoga's hooks (its parse and validation caches): the document parses; a rule a
+    // plugin adds could still refuse it, and Yoga then says so.
     const document = enveloped.parse(params.query);
     if (enveloped.validate(enveloped.schema, document).length > 0) return fallback(req, res, body);
     const operationName = params.operationName ?? undefined;
