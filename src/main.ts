@@ -2,6 +2,9 @@ import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { createHerald } from "./server.ts";
 
+/** What closing the engine (and schedule runs in flight) may take after the requests' drain. */
+const SHUTDOWN_GRACE_MS = 5_000; // 5 seconds
+
 /** The only code that touches `process`: env in, signals handled, exit codes out. */
 async function main() {
   let config: Config;
@@ -28,9 +31,19 @@ async function main() {
   const herald = await createHerald(config, { logger });
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // An operator who asks twice does not want to wait for the drain.
+      logger.warn({ signal }, "second signal while draining: exiting now");
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, "draining");
+    // Requests in flight get `shutdownTimeoutMs`; closing the engine and runs in flight get a
+    // little more, then the process goes anyway rather than hang a deploy.
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS }, "drain did not finish in time: exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
     herald.close().then(
       () => {
         logger.info("stopped");

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import { PublishDocument } from "./generated/graphql.ts";
-import { TEST_APPS, connectWs, gql, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { TEST_APPS, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
 import { runHeraldExpectingExit, spawnHerald } from "./helpers/process.ts";
 
 describe("operational endpoints and GraphiQL", () => {
@@ -121,6 +121,26 @@ describe("the process", () => {
     expect(await herald.exited).toBe(0);
     expect(herald.output()).toMatch(/"msg":"stopped"/);
     await ws.dispose();
+  });
+
+  it("exits at once on a second signal while a request keeps the drain waiting", async () => {
+    const herald = await spawnHerald({ HERALD_APPS: JSON.stringify(TEST_APPS), HERALD_SHUTDOWN_TIMEOUT_MS: "60000" });
+    onTestFinished(() => void herald.child.kill("SIGKILL"));
+    // A request whose body never finishes stays in flight.
+    const { port } = new URL(herald.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    onTestFinished(() => void socket.destroy());
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+    await sleep(100);
+    herald.child.kill("SIGTERM");
+    await sleep(300);
+    expect(herald.child.exitCode).toBeNull(); // still draining
+    const startedAt = Date.now();
+    herald.child.kill("SIGTERM");
+    expect(await herald.exited).toBe(1);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(herald.output()).toMatch(/second signal while draining/);
   });
 });
 
