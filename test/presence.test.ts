@@ -50,6 +50,10 @@ describe.each(ENGINES)("presence ($name)", ({ redis, skip }) => {
     }
     const published = await gql(a, PublishDocument, { input: { channels: ["presence-room"], info: ["USER_COUNT", "SUBSCRIPTION_COUNT"] } });
     expect(published.data?.publish.channels[0]).toMatchObject({ subscriptionCount: 2, userCount: 2 });
+    // Elsewhere there are no users: null, as the channel query says, not 0.
+    const publicChannel = await gql(a, PublishDocument, { input: { channels: ["lobby"], info: ["USER_COUNT"] } });
+    expect(publicChannel.data?.publish.channels[0]?.userCount).toBeNull();
+    expect((await gql(a, ChannelUsersDocument, { name: "lobby" })).data?.channel.userCount).toBeNull();
 
     bobSub.unsubscribe();
     const [, removed] = await adaSub.messages(3); // MEMBER_ADDED, the published message, MEMBER_REMOVED

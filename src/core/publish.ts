@@ -151,7 +151,8 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     return {
       name,
       ...(info.has("subscriptionCount") ? { subscriptionCount: counts.subscriptionCount } : {}),
-      ...(info.has("userCount") ? { userCount: counts.userCount ?? 0 } : {}),
+      // Presence channels only, as in `channel`: elsewhere there are no users to count.
+      ...(info.has("userCount") ? { userCount: counts.userCount } : {}),
     };
   }
 }

@@ -28,7 +28,7 @@ export function verifyPusherChannelAuth(
   channel: string,
   channelData?: string,
 ): boolean {
-  return sameString(auth, signPusherChannelAuth(app, socketId, channel, channelData));
+  return timingSafeStringEqual(auth, signPusherChannelAuth(app, socketId, channel, channelData));
 }
 
 /** Auth string for `pusher:signin`; `userData` is the JSON string exactly as the client sent it. */
@@ -37,7 +37,7 @@ export function signPusherUserAuth(app: PusherAuthApp, socketId: string, userDat
 }
 
 export function verifyPusherUserAuth(app: PusherAuthApp, auth: string, socketId: string, userData: string): boolean {
-  return sameString(auth, signPusherUserAuth(app, socketId, userData));
+  return timingSafeStringEqual(auth, signPusherUserAuth(app, socketId, userData));
 }
 
 function sign(app: PusherAuthApp, message: string): string {
@@ -45,11 +45,11 @@ function sign(app: PusherAuthApp, message: string): string {
 }
 
 /**
- * Compares the whole `key:signature` string, so a wrong key prefix is simply a mismatch.
- * Constant time for equal lengths; the length itself is not secret (it is fixed per key).
- * The `typeof` guard is for callers that pass along untyped client input.
+ * Whether `given` is exactly `expected` (a signature), in constant time for equal lengths; the
+ * length itself is not secret (it is fixed per key and algorithm). The `typeof` guard is for
+ * callers that pass along untyped client input.
  */
-function sameString(given: unknown, expected: string): boolean {
+export function timingSafeStringEqual(given: unknown, expected: string): boolean {
   if (typeof given !== "string") return false;
   const a = Buffer.from(given, "utf8");
   const b = Buffer.from(expected, "utf8");

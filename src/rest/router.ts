@@ -8,7 +8,7 @@ import { readBody } from "../transport/read-body.ts";
  */
 export interface RestRequest {
   readonly method: string;
-  /** Path as received, without the query string (signatures are computed over it). */
+  /** The path as Node's URL parser normalizes it (dot segments resolved), without the query string; signatures are computed over it. */
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { assertEnabled } from "../../core/apps.ts";
-import { userChannel } from "../../core/channel-auth.ts";
+import { channelKind, userChannel } from "../../core/channel-auth.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, ChannelInfo, PublishInput, PublishResult } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
@@ -54,11 +54,9 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRou
 
   /** Pusher's signature, then the key's app must be the app in the path and enabled. */
   function authenticate(request: RestRequest): BackendCaller {
-    const { key } = verifyPusherRequest(request, (k) => core.apps.byKey(k), {
+    const app = verifyPusherRequest(request, (k) => core.apps.byKey(k), {
       maxClockSkewSeconds: config.pusher.maxClockSkewSeconds,
     });
-    const app = core.apps.byKey(key);
-    if (!app) throw new HeraldError(ErrorCode.Unauthenticated, "Unknown auth_key");
     if (app.id !== request.params.appId) {
       throw new HeraldError(ErrorCode.Unauthenticated, `auth_key does not belong to app ${request.params.appId}: app id mismatch`);
     }
@@ -105,7 +103,7 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRou
 
     route("GET", "/apps/:appId/channels", "Query.channels", async (request, caller) => {
       const { filter_by_prefix: prefix, info } = parseQuery(channelsQuery, request.query);
-      if (info.includes("user_count") && !isPresence(prefix)) {
+      if (info.includes("user_count") && channelKind(prefix) !== "presence") {
         throw new HeraldError(ErrorCode.BadRequest, "info=user_count needs filter_by_prefix to start with presence-");
       }
       const channels = await core.channels(caller, prefix, MAX_CHANNELS_LISTED);
@@ -115,7 +113,7 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRou
     route("GET", "/apps/:appId/channels/:channelName", "Query.channel", async (request, caller) => {
       const { info } = parseQuery(channelQuery, request.query);
       const name = request.params.channelName!;
-      if (info.includes("user_count") && !isPresence(name)) {
+      if (info.includes("user_count") && channelKind(name) !== "presence") {
         throw new HeraldError(ErrorCode.BadRequest, "info=user_count is only available for presence channels");
       }
       const channel = await core.channel(caller, name);
@@ -166,12 +164,10 @@ interface PusherAttributes {
   user_count?: number;
 }
 
-/** The attributes asked for, in Pusher's names; only presence channels have users. */
+/** The attributes asked for, in Pusher's names; only presence channels have users (the core counts them). */
 function attributesOf(channel: Partial<ChannelInfo>, info: readonly InfoAttribute[]): PusherAttributes {
   const attributes: PusherAttributes = {};
   if (info.includes("subscription_count")) attributes.subscription_count = channel.subscriptionCount ?? 0;
-  if (info.includes("user_count") && isPresence(channel.name ?? "")) attributes.user_count = channel.userCount ?? 0;
+  if (info.includes("user_count") && channel.userCount !== undefined) attributes.user_count = channel.userCount;
   return attributes;
 }
-
-const isPresence = (name: string) => name.startsWith("presence-");

@@ -4,12 +4,13 @@
  * the hex HMAC-SHA256 of `METHOD\npath\nsorted-query` under the app secret.
  * See https://pusher.com/docs/channels/library_auth_reference/rest-api/#authentication
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { timingSafeStringEqual } from "../../core/pusher-auth.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
 
 export interface SignedRequest {
   method: string;
-  /** The request path exactly as received, without the query string. */
+  /** The request path (as the router normalized it), without the query string. */
   path: string;
   query: URLSearchParams;
   rawBody: Buffer;
@@ -42,18 +43,20 @@ export function pusherStringToSign(method: string, path: string, query: URLSearc
 }
 
 export function signPusherRequest(secret: string, method: string, path: string, query: URLSearchParams): string {
-  return createHmac("sha256", secret).update(pusherStringToSign(method, path, query), "utf8").digest("hex");
+  return hmacHex(secret, pusherStringToSign(method, path, query));
 }
 
+const hmacHex = (secret: string, text: string) => createHmac("sha256", secret).update(text, "utf8").digest("hex");
+
 /**
- * Checks a Pusher-signed request and returns its app. Does not check the app id in the path:
- * the route does, since only it knows where the id sits.
+ * Checks a Pusher-signed request and returns its app (what `findApp` found for its key). Does
+ * not check the app id in the path: the route does, since only it knows where the id sits.
  */
-export function verifyPusherRequest(
+export function verifyPusherRequest<A extends SignatureApp>(
   req: SignedRequest,
-  findApp: (key: string) => SignatureApp | undefined,
+  findApp: (key: string) => A | undefined,
   { maxClockSkewSeconds, now = Date.now }: SignatureOptions,
-): SignatureApp {
+): A {
   const { query } = req;
   const authKey = required(query, "auth_key");
   const authTimestamp = required(query, "auth_timestamp");
@@ -85,8 +88,7 @@ export function verifyPusherRequest(
   }
 
   const stringToSign = pusherStringToSign(req.method, req.path, query);
-  const expected = createHmac("sha256", app.secret).update(stringToSign, "utf8").digest("hex");
-  if (!sameString(authSignature, expected)) {
+  if (!timingSafeStringEqual(authSignature, hmacHex(app.secret, stringToSign))) {
     throw unauthenticated(
       `Invalid signature: you should have sent HmacSHA256Hex(${JSON.stringify(stringToSign)}, your_secret_key), but you sent ${JSON.stringify(authSignature)}`,
     );
@@ -102,10 +104,4 @@ function required(query: URLSearchParams, name: string): string {
 
 function unauthenticated(message: string): HeraldError {
   return new HeraldError(ErrorCode.Unauthenticated, message);
-}
-
-function sameString(given: string, expected: string): boolean {
-  const a = Buffer.from(given, "utf8");
-  const b = Buffer.from(expected, "utf8");
-  return a.length === b.length && timingSafeEqual(a, b);
 }
