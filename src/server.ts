@@ -56,13 +56,10 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config, logger }), ...useBackendlessApi({ core, logger })];
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
-    onError: (error, route) => {
-      logger.error({ err: error, route: route.path }, "REST route failed");
-      return { status: 500, body: { error: "Internal server error" } };
-    },
+    onServerError: (error, route) => logger.error({ err: error, route: `${route.method} ${route.path}` }, "REST route failed"),
   });
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void> = {

@@ -225,6 +225,12 @@ describe("Backendless Messaging API with the backendless SDK", () => {
       }
     });
 
+    it("a request body over HERALD_MAX_REQUEST_BYTES → 413 with 5906, in Backendless' shape", async () => {
+      const response = await raw("c", { method: "POST", body: JSON.stringify({ message: "x".repeat(1024 * 1024) }) });
+      expect(response.status).toBe(413);
+      expect(await response.json()).toEqual({ code: 5906, message: "Request body is larger than 1048576 bytes" });
+    });
+
     it("an invalid message id → 5909", async () => {
       const response = await raw("has%20space");
       expect(response.status).toBe(400);

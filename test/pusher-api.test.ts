@@ -283,6 +283,14 @@ describe.each(ENGINES)("Pusher HTTP API with the official SDK ($name engine)", (
       await guard.nothingDelivered();
     });
 
+    it("413 in Pusher's plain text for a request body over HERALD_MAX_REQUEST_BYTES", async () => {
+      const guard = await watch("guard-body");
+      const body = JSON.stringify({ name: "evil", data: "x".repeat(1024 * 1024), channels: ["guard-body"] });
+      const rejected = await signedRequest("POST", "/apps/one/events", { body });
+      expect(rejected).toEqual({ status: 413, body: "Request body is larger than 1048576 bytes" });
+      await guard.nothingDelivered();
+    });
+
     it("400 for invalid channel names", async () => {
       const guard = await watch("guard-name");
       for (const bad of ["with space", "", "x".repeat(201), "ünicode"]) {
@@ -339,7 +347,6 @@ describe("the Pusher route table", () => {
   const routes = usePusherApi({
     core: {} as HeraldCore,
     config: { pusher: { maxPayloadBytes: 10_240, maxClockSkewSeconds: 600 } },
-    logger: { error: () => {} },
   });
 
   it("has every route of the Pusher HTTP API that Herald serves", () => {

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, HeraldError } from "../errors.ts";
 import { readBody } from "../transport/read-body.ts";
 
 /**
  * The little HTTP layer every REST vendor adapter plugs into: a route is a method, a path
- * pattern with `:params`, and a handler from a parsed request to a response. Vendors shape
- * their own bodies and errors; the router only matches, reads the body (bounded) and writes.
+ * pattern with `:params`, a handler from a parsed request to a response, and the vendor's error
+ * shape. The router matches, reads the body (bounded), answers whatever a route throws with
+ * that route's error shape, and writes.
  */
 export interface RestRequest {
   readonly method: string;
@@ -29,13 +31,15 @@ export interface RestRoute {
   /** E.g. `/apps/:appId/events`; a `:name` segment matches one non-empty path segment. */
   readonly path: string;
   handle(request: RestRequest): Promise<RestResponse>;
+  /** The vendor's answer, in its own shape, for anything thrown (a `HeraldError` or not). */
+  errorResponse(error: unknown): RestResponse;
 }
 
 export interface RestRouterOptions {
-  /** Bodies larger than this are refused with 413 before the route sees them. */
+  /** Bodies larger than this are refused (PAYLOAD_TOO_LARGE) before the route sees them. */
   maxBodyBytes: number;
-  /** The response for a thrown error the route did not turn into a response itself. */
-  onError(error: unknown, route: RestRoute): RestResponse;
+  /** A failure answered with a 5xx: for the log. */
+  onServerError(error: unknown, route: RestRoute): void;
 }
 
 interface CompiledRoute {
@@ -88,12 +92,12 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     try {
       const rawBody = await readBody(req, options.maxBodyBytes);
       if (rawBody === undefined) {
-        response = { status: 413, body: { error: `Request body is larger than ${options.maxBodyBytes} bytes` } };
-      } else {
-        response = await route.handle({ method: req.method!, path: url.pathname, params, query: url.searchParams, headers: req.headers, rawBody });
+        throw new HeraldError(ErrorCode.PayloadTooLarge, `Request body is larger than ${options.maxBodyBytes} bytes`, { limit: options.maxBodyBytes });
       }
+      response = await route.handle({ method: req.method!, path: url.pathname, params, query: url.searchParams, headers: req.headers, rawBody });
     } catch (error) {
-      response = options.onError(error, route);
+      response = route.errorResponse(error);
+      if (response.status >= 500) options.onServerError(error, route);
     }
     const isText = typeof response.body === "string";
     const body = response.body === undefined ? "" : isText ? (response.body as string) : JSON.stringify(response.body);

@@ -10,19 +10,17 @@
  *   id is Herald's, the API key is the app secret.
  * - `/api/messaging/…` (an app's own domain): the app secret in the `user-token` header.
  */
-import type { Logger } from "pino";
 import { assertEnabled } from "../../core/apps.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, MessageStatus } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
-import type { RestRequest, RestResponse, RestRoute } from "../router.ts";
+import type { RestRequest, RestRoute } from "../router.ts";
 import { backendlessErrorResponse } from "./errors.ts";
-import { headersOf, parseJsonBody, publishBody, secondsOf, timeOf } from "./requests.ts";
+import { parseJsonBody } from "../parse-request.ts";
+import { headersOf, publishBody, secondsOf, timeOf } from "./requests.ts";
 
 export interface BackendlessApiDeps {
   core: HeraldCore;
-  /** Where unexpected errors go; the request is answered 500 with code 5999. */
-  logger: Pick<Logger, "error">;
 }
 
 type BackendCaller = Extract<Caller, { role: "backend" }>;
@@ -40,7 +38,7 @@ const statusWord: Readonly<Record<MessageStatus["status"], string>> = {
 const LEGACY = "/:appId/:apiKey/messaging";
 const DOMAIN = "/api/messaging";
 
-export function useBackendlessApi({ core, logger }: BackendlessApiDeps): RestRoute[] {
+export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
   /** The legacy path's app id and API key (the secret), or the `user-token` header's secret. */
   function authenticate(request: RestRequest): BackendCaller {
     const { appId, apiKey } = request.params;
@@ -60,23 +58,15 @@ export function useBackendlessApi({ core, logger }: BackendlessApiDeps): RestRou
     return { role: "backend", app: assertEnabled(app) };
   }
 
-  function answer(path: string, run: (request: RestRequest) => Promise<unknown>) {
-    return async (request: RestRequest): Promise<RestResponse> => {
-      try {
-        return { status: 200, body: await run(request) };
-      } catch (error) {
-        const response = backendlessErrorResponse(error);
-        if (response.status === 500) logger.error({ err: error, route: path }, "Backendless route failed");
-        return response;
-      }
-    };
-  }
-
   /** The route under both path shapes. */
   function routes(method: RestRoute["method"], suffix: string, handler: Handler): RestRoute[] {
     return [LEGACY, DOMAIN].map((base) => {
-      const path = base + suffix;
-      return { method, path, handle: answer(path, (request) => handler(request, authenticate(request))) };
+      return {
+        method,
+        path: base + suffix,
+        handle: async (request: RestRequest) => ({ status: 200, body: await handler(request, authenticate(request)) }),
+        errorResponse: backendlessErrorResponse,
+      };
     });
   }
 
@@ -116,9 +106,10 @@ export function useBackendlessApi({ core, logger }: BackendlessApiDeps): RestRou
     {
       method: "GET",
       path: "/:appId/:apiKey/info",
-      handle: answer("/:appId/:apiKey/info", async (request) => ({ appName: authenticate(request).app.name })),
+      handle: async (request) => ({ status: 200, body: { appName: authenticate(request).app.name } }),
+      errorResponse: backendlessErrorResponse,
     },
-    { method: "GET", path: "/api/info", handle: async () => ({ status: 200, body: {} }) },
+    { method: "GET", path: "/api/info", handle: async () => ({ status: 200, body: {} }), errorResponse: backendlessErrorResponse },
   ];
 }
 

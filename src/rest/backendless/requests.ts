@@ -5,7 +5,6 @@
  * See https://backendless.com/docs/rest/pubsub_general_publish_api.html
  */
 import { z } from "zod";
-import { ErrorCode, HeraldError } from "../../errors.ts";
 
 /**
  * `POST …/messaging/<channel>`: `{ message, publisherId?, headers?, publishAt?, repeatEvery?,
@@ -51,19 +50,4 @@ export function headersOf(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([name, v]) => [name, typeof v === "number" || typeof v === "boolean" ? String(v) : v]),
   );
-}
-
-/** Parses the raw body as JSON, then with `schema`; any problem is a `BadRequest` naming it. */
-export function parseJsonBody<S extends z.ZodTypeAny>(schema: S, rawBody: Buffer): z.output<S> {
-  let value: unknown;
-  try {
-    value = JSON.parse(rawBody.toString("utf8"));
-  } catch (error) {
-    throw new HeraldError(ErrorCode.BadRequest, `Invalid JSON body: ${(error as Error).message}`);
-  }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const at = issue.path.length > 0 ? issue.path.join(".") : "body";
-  throw new HeraldError(ErrorCode.BadRequest, `Invalid request body: ${at}: ${issue.message}`);
 }

@@ -4,22 +4,20 @@
  * A backend using a Pusher server SDK only changes its host and port.
  * See https://pusher.com/docs/channels/library_auth_reference/rest-api/
  */
-import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { assertEnabled } from "../../core/apps.ts";
 import { channelKind, userChannel } from "../../core/channel-auth.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, ChannelInfo, PublishInput, PublishResult } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
-import type { RestRequest, RestResponse, RestRoute } from "../router.ts";
+import type { RestRequest, RestRoute } from "../router.ts";
+import { parseJsonBody, parseQuery } from "../parse-request.ts";
 import { pusherErrorResponse } from "./errors.ts";
 import {
   batchBody,
   channelQuery,
   channelsQuery,
   coreInfoOf,
-  parseJsonBody,
-  parseQuery,
   parseTriggerBody,
   userEventBody,
   type BatchEvent,
@@ -31,8 +29,6 @@ import { verifyPusherRequest } from "./signature.ts";
 export interface PusherApiDeps {
   core: HeraldCore;
   config: Pick<Config, "pusher">;
-  /** Where unexpected errors go; the request is answered `500 Internal server error`. */
-  logger: Pick<Logger, "error">;
 }
 
 type BackendCaller = Extract<Caller, { role: "backend" }>;
@@ -49,7 +45,7 @@ export interface PusherRoute extends RestRoute {
 /** Pusher's `GET /channels` returns every occupied channel; this bounds one answer. */
 const MAX_CHANNELS_LISTED = 1000;
 
-export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRoute[] {
+export function usePusherApi({ core, config }: PusherApiDeps): PusherRoute[] {
   const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes };
 
   /** Pusher's signature, then the key's app must be the app in the path and enabled. */
@@ -68,15 +64,8 @@ export function usePusherApi({ core, config, logger }: PusherApiDeps): PusherRou
       method,
       path,
       twin,
-      async handle(request) {
-        try {
-          return { status: 200, body: await handler(request, authenticate(request)) };
-        } catch (error) {
-          const response = pusherErrorResponse(error);
-          if (response.status === 500) logger.error({ err: error, route: path }, "Pusher route failed");
-          return response;
-        }
-      },
+      handle: async (request) => ({ status: 200, body: await handler(request, authenticate(request)) }),
+      errorResponse: pusherErrorResponse,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { PublishInfo } from "../../core/types.ts";
-import { ErrorCode, HeraldError } from "../../errors.ts";
+import { parseJson, parseWith } from "../parse-request.ts";
 
 export type InfoAttribute = "subscription_count" | "user_count";
 
@@ -83,11 +83,6 @@ export const channelQuery = z.object({
   info: infoList(["subscription_count", "user_count"]),
 });
 
-/** Parses the raw body as JSON, then with `schema`; any problem is a `BadRequest` naming it. */
-export function parseJsonBody<S extends z.ZodTypeAny>(schema: S, rawBody: Buffer): z.output<S> {
-  return parseWith(schema, parseJson(rawBody), "body");
-}
-
 /**
  * `triggerBody`, on the publish hot path: the usual body (strings `name` and `data`, one of
  * `channels` or `channel`, an optional string `socket_id`, no `info`) is read without zod, into
@@ -109,25 +104,4 @@ function plainTrigger(value: unknown): TriggerBody | undefined {
   else if (channels === undefined && typeof channel === "string") names = [channel];
   else return undefined;
   return socket_id === undefined ? { name, data, info: [], channels: names } : { name, data, socket_id, info: [], channels: names };
-}
-
-function parseJson(rawBody: Buffer): unknown {
-  try {
-    return JSON.parse(rawBody.toString("utf8"));
-  } catch (error) {
-    throw new HeraldError(ErrorCode.BadRequest, `Invalid JSON body: ${(error as Error).message}`);
-  }
-}
-
-/** Parses query parameters (the `auth_*` ones are ignored: the signature check read them). */
-export function parseQuery<S extends z.ZodTypeAny>(schema: S, query: URLSearchParams): z.output<S> {
-  return parseWith(schema, Object.fromEntries(query), "query");
-}
-
-function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const at = issue.path.length > 0 ? issue.path.join(".") : where;
-  throw new HeraldError(ErrorCode.BadRequest, `Invalid request ${where}: ${at}: ${issue.message}`);
 }
