@@ -108,6 +108,7 @@ describe("authorized subscriptions end to end", () => {
     const other = connectWs(server);
     const stolen = subscribeChannel(other, "private-pusher", { auth });
     await expect(stolen.subscribed).rejects.toBeDefined();
+    expect(errorExtensions(stolen)?.code).toBe("FORBIDDEN");
     await Promise.all([ws.dispose(), other.dispose()]);
   });
 
@@ -116,6 +117,7 @@ describe("authorized subscriptions end to end", () => {
     await subscribeChannel(ws, "#server-to-user-u7").subscribed;
     const other = subscribeChannel(ws, "#server-to-user-u8");
     await expect(other.subscribed).rejects.toBeDefined();
+    expect(errorExtensions(other)?.code).toBe("FORBIDDEN");
     await ws.dispose();
   });
 });

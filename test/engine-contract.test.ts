@@ -173,8 +173,8 @@ describe.each(factories)("engine contract: $name", (factory) => {
     expect((await b.channelCounts("app", "empty")).subscriptionCount).toBe(0);
   });
 
-  it("uncounts every subscription of an instance that closes", async () => {
-    if (a === b) return; // one memory engine is one instance
+  it("uncounts every subscription of an instance that closes", async (ctx) => {
+    if (a === b) ctx.skip(); // one memory engine is one instance
     await a.subscribe("app", "leaving", () => {});
     await b.subscribe("app", "leaving", () => {});
     await a.close();

@@ -50,8 +50,10 @@ describeRedis("many instances on one Redis", () => {
     for (const sub of [subA, subC]) expect((await sub.messages(10)).map((e) => e.data)).toEqual([...Array(10).keys()]);
     await gql(b, PublishDocument, { input: { channels: ["shared"], event: "marker" } });
     await subA.messages(11);
+    await subC.messages(11);
     await sleep(50);
     expect(subA.events).toHaveLength(11); // no duplicates
+    expect(subC.events).toHaveLength(11); // nor on the separate process
     await Promise.all([onA.dispose(), onC.dispose()]);
   });
 

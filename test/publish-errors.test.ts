@@ -1,6 +1,9 @@
+import Pusher from "pusher";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMemoryEngine } from "../src/engine/memory.ts";
 import { PublishDocument, TriggerBatchDocument, ChannelDocument } from "./generated/graphql.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribeChannel, type Auth, type TestServer, errorExtensions } from "./helpers/herald.ts";
+import { rejectionOf } from "./helpers/wait.ts";
 
 /** Every rejection gets a clear error with a code, and publishes nothing. */
 describe("auth failures and bad input", () => {
@@ -69,6 +72,8 @@ describe("auth failures and bad input", () => {
   it("accepts a string payload of exactly the limit, counted in its own bytes", async () => {
     const result = await gql(server, PublishDocument, { input: { channels: ["watched"], data: "é".repeat(512) } });
     expect(result.errors).toBeUndefined();
+    // 513 characters are 1026 bytes: over, although a character count would let them pass.
+    await expectRejected({ channels: ["watched"], data: "é".repeat(513) }, "PAYLOAD_TOO_LARGE", undefined, 413);
   });
 
   it("names the limit of an oversized payload", async () => {
@@ -126,6 +131,30 @@ describe("auth failures and bad input", () => {
     });
     const body = (await response.json()) as { errors: { message: string }[] };
     expect(body.errors[0]!.message).toMatch(/Cannot query field "nope"/);
+  });
+});
+
+describe("an unexpected failure behind the core", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    const engine = createMemoryEngine();
+    server = await startHerald({
+      engine: { ...engine, publish: async () => Promise.reject(new Error("redis password is hunter2")) },
+    });
+  });
+  afterAll(() => server.close());
+
+  it("is masked as INTERNAL_SERVER_ERROR on GraphQL, with nothing of the original message", async () => {
+    const result = await gql(server, PublishDocument, { input: { channels: ["any"], data: 1 } });
+    expect(result.data).toBeNull();
+    expect(result.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
+    expect(result.errors?.[0]?.message).toBe("Unexpected error.");
+    expect(JSON.stringify(result)).not.toMatch(/hunter2/);
+  });
+
+  it("is a plain 500 on the Pusher routes", async () => {
+    const rejected = await rejectionOf(new Pusher({ appId: APP_ONE.id, key: APP_ONE.key, secret: APP_ONE.secret, host: new URL(server.url).host, useTLS: false }).trigger("any", "e", "x"));
+    expect(rejected).toMatchObject({ status: 500, body: "Internal server error" });
   });
 });
 
