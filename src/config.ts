@@ -19,7 +19,7 @@ export interface Limits {
   /** Longest channel name. */
   readonly maxChannelNameLength: number;
   readonly maxEventNameLength: number;
-  /** Bytes of the JSON-serialized `data` of one message. */
+  /** Bytes of one message: its `data` (a string as UTF-8, anything else as JSON) plus its header names and values. */
   readonly maxPayloadBytes: number;
   readonly maxChannelsPerPublish: number;
   readonly maxBatchSize: number;

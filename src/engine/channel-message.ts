@@ -24,7 +24,7 @@ export function withoutPosition(message: ChannelMessage): ChannelMessage {
   return rest;
 }
 
-/** A new stream generation: 64 random bits, hex (JSON-safe, so Lua can splice it in). */
+/** A new stream generation: 48 random bits in hex and a base-36 counter (JSON-safe, so Lua can splice it in). */
 // An epoch must differ from every earlier epoch of the channel: a random per-process part and a
 // counter do, without asking the system for entropy on every publish (offered to Redis with each
 // append, it is used only when a channel starts a new generation).
