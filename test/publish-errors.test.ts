@@ -176,6 +176,20 @@ describe("subscriber authentication over graphql-ws", () => {
     await ws.dispose();
   });
 
+  it("closes a connection past HERALD_MAX_CONNECTIONS_PER_APP with 4029, leaving the others open", async () => {
+    const limited = await startHerald({ env: { HERALD_MAX_CONNECTIONS_PER_APP: "1" } });
+    try {
+      const first = connectWs(limited);
+      await first.ack;
+      const second = connectWs(limited);
+      expect(await second.closed).toEqual({ code: 4029, reason: "Too many connections" });
+      await subscribeChannel(first, "still-here").subscribed;
+      await Promise.all([first.dispose(), second.dispose()]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("refuses private and presence channels without an authorization, and nothing else on the connection is affected", async () => {
     const ws = connectWs(server);
     const privateSub = subscribeChannel(ws, "private-secrets");

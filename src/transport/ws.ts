@@ -6,9 +6,8 @@ import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { HeraldCore } from "../core/herald.ts";
 import type { Caller, Connection } from "../core/types.ts";
-import { ErrorCode, isHeraldError } from "../errors.ts";
 import type { HeraldContext } from "../schema/context.ts";
-import { HeraldCloseCode } from "./close-codes.ts";
+import { closeFor, HeraldCloseCode } from "./close-codes.ts";
 import { createFastPath, type FastSubscriber, type FastSubscription } from "./fast-path.ts";
 import type { HeraldYoga } from "./yoga.ts";
 
@@ -188,12 +187,9 @@ export function useGraphqlWs({
         session.open(herald.connect(app, "ws", { token: params.token, onTerminate }));
         return { socketId: session.connection!.socketId };
       } catch (error) {
-        if (isHeraldError(error) && error.code === ErrorCode.TooManyConnections) {
-          session.close(HeraldCloseCode.TooManyConnections, "Too many connections");
-          return false;
-        }
-        if (isHeraldError(error)) return false;
-        throw error;
+        const { code, reason } = closeFor(error, logger);
+        session.close(code, reason);
+        return false;
       }
     },
     onSubscribe: async (ctx, _id, payload) => {
