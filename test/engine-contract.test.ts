@@ -181,6 +181,17 @@ describe.each(factories)("engine contract: $name", (factory) => {
     expect((await b.channelCounts("app", "leaving")).subscriptionCount).toBe(1);
   });
 
+  it("reports the members an instance still had as gone when it closes", async (ctx) => {
+    if (a === b) ctx.skip(); // one memory engine is one instance: its members go with it
+    const gone: string[] = [];
+    a.presence.onExpired((_appId, channel, members) => gone.push(...members.map((m) => `${channel}:${m.userId}`)));
+    await a.presence.join("app", "presence-closing", "1.1", { userId: "ada", info: null }, 10);
+    await b.presence.join("app", "presence-closing", "2.1", { userId: "bob", info: null }, 10);
+    await a.close();
+    expect(gone).toEqual(["presence-closing:ada"]);
+    expect((await b.presence.members("app", "presence-closing")).map((m) => m.userId)).toEqual(["bob"]);
+  });
+
   it("answers ping", async () => {
     await expect(a.ping()).resolves.toBeUndefined();
   });

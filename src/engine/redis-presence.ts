@@ -24,11 +24,12 @@ export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { 
   const instanceKey = (id: string) => `${prefix}instance:${id}:presence`;
   const listeners: ExpiredMembersListener[] = [];
 
-  /** Live members by user id (first connection's info wins), from a presence hash. */
-  function usersOf(fields: Record<string, string>, live: Set<string>, skipField?: string): Map<string, PresenceMember> {
+  /** Members by user id (first connection's info wins), from a presence hash: live instances' fields, except `without`'s. */
+  function usersOf(fields: Record<string, string>, live: Set<string>, without?: string): Map<string, PresenceMember> {
     const users = new Map<string, PresenceMember>();
     for (const [field, json] of Object.entries(fields)) {
-      if (field === skipField || !live.has(field.slice(0, field.indexOf("|")))) continue;
+      const instance = field.slice(0, field.indexOf("|"));
+      if (instance === without || !live.has(instance)) continue;
       const member = parseMember(json);
       if (member && !users.has(member.userId)) users.set(member.userId, member);
     }
@@ -77,7 +78,8 @@ export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { 
           if (member) before.set(member.userId, member);
         }
         await redis.hdel(key, ...deadFields);
-        const remaining = usersOf(fields, live);
+        // The snapshot still holds the fields just deleted; an instance reaping itself is live.
+        const remaining = usersOf(fields, live, deadId);
         const gone = [...before.values()].filter((m) => !remaining.has(m.userId));
         if (gone.length === 0) continue;
         for (const listener of listeners) {
