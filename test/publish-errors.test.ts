@@ -139,7 +139,13 @@ describe("an unexpected failure behind the core", () => {
   beforeAll(async () => {
     const engine = createMemoryEngine();
     server = await startHerald({
-      engine: { ...engine, publish: async () => Promise.reject(new Error("redis password is hunter2")) },
+      engine: {
+        ...engine,
+        publish: async () => Promise.reject(new Error("redis password is hunter2")),
+        // Herald's own control channel still works, so the server starts.
+        subscribe: async (appId, channel, listener) =>
+          channel.startsWith("$") ? engine.subscribe(appId, channel, listener) : Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")),
+      },
     });
   });
   afterAll(() => server.close());
@@ -150,6 +156,14 @@ describe("an unexpected failure behind the core", () => {
     expect(result.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
     expect(result.errors?.[0]?.message).toBe("Unexpected error.");
     expect(JSON.stringify(result)).not.toMatch(/hunter2/);
+  });
+
+  it("refuses a subscription as ENGINE_UNAVAILABLE", async () => {
+    const ws = connectWs(server);
+    const sub = subscribeChannel(ws, "any");
+    await expect(sub.subscribed).rejects.toBeDefined();
+    expect(errorExtensions(sub)?.code).toBe("ENGINE_UNAVAILABLE");
+    await ws.dispose();
   });
 
   it("is a plain 500 on the Pusher routes", async () => {

@@ -85,7 +85,9 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
       }
     } catch (error) {
       void subscription.return();
-      throw error instanceof HeraldError ? error : new HeraldError(ErrorCode.EngineUnavailable, "Could not subscribe: engine unavailable");
+      if (error instanceof HeraldError) throw error;
+      onError(error); // the client hears "unavailable"; the log keeps what happened
+      throw new HeraldError(ErrorCode.EngineUnavailable, "Could not subscribe: engine unavailable");
     }
     if (subscription.closed) {
       // The client went away while we subscribed: release what was set up after it left.
