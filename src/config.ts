@@ -31,6 +31,8 @@ export interface Limits {
   readonly subscriberQueueLength: number;
   /** Longest caller-supplied message id. */
   readonly maxMessageIdLength: number;
+  /** Longest `publisherId` a message may carry. */
+  readonly maxPublisherIdLength: number;
   /** Distinct users in one presence channel. */
   readonly maxPresenceMembers: number;
   /** JSON size of one presence member's user info. */
@@ -126,6 +128,7 @@ const envSchema = z.object({
   HERALD_MAX_SELECTOR_LENGTH: int(1, 100_000).default(1024),
   HERALD_SUBSCRIBER_QUEUE_LENGTH: int(1, 1_000_000).default(1_000),
   HERALD_MAX_MESSAGE_ID_LENGTH: int(1, 1_000).default(128),
+  HERALD_MAX_PUBLISHER_ID_LENGTH: int(1, 10_000).default(200),
   HERALD_MAX_PRESENCE_MEMBERS: int(1, 1_000_000).default(100),
   HERALD_MAX_USER_INFO_BYTES: int(2, 1024 * 1024).default(1024),
   HERALD_MAX_USER_ID_LENGTH: int(1, 10_000).default(128),
@@ -195,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSelectorLength: e.HERALD_MAX_SELECTOR_LENGTH,
       subscriberQueueLength: e.HERALD_SUBSCRIBER_QUEUE_LENGTH,
       maxMessageIdLength: e.HERALD_MAX_MESSAGE_ID_LENGTH,
+      maxPublisherIdLength: e.HERALD_MAX_PUBLISHER_ID_LENGTH,
       maxPresenceMembers: e.HERALD_MAX_PRESENCE_MEMBERS,
       maxUserInfoBytes: e.HERALD_MAX_USER_INFO_BYTES,
       maxUserIdLength: e.HERALD_MAX_USER_ID_LENGTH,

@@ -56,6 +56,7 @@ describe("auth failures and bad input", () => {
   it.each([
     ["an invalid channel name", { channels: ["watched", "has space"] }, "INVALID_CHANNEL_NAME"],
     ["an over-long channel name", { channels: ["watched", "x".repeat(201)] }, "INVALID_CHANNEL_NAME"],
+    ["an over-long publisherId", { channels: ["watched"], publisherId: "p".repeat(201) }, "BAD_REQUEST"],
     ["no channels", { channels: [] }, "BAD_REQUEST"],
     ["more than 100 channels", { channels: ["watched", ...Array.from({ length: 100 }, (_, i) => `c${i}`)] }, "TOO_MANY_CHANNELS"],
     ["an empty event name", { channels: ["watched"], event: "" }, "INVALID_EVENT_NAME"],

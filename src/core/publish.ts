@@ -9,6 +9,7 @@ import {
   validateHeaders,
   validateMessageId,
   validatePayloadSize,
+  validatePublisherId,
   validateSocketId,
 } from "./validation.ts";
 
@@ -68,10 +69,7 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     validatePayloadSize(input.data, headers, options.maxPayloadBytes ?? limits.maxPayloadBytes);
     const id = input.id == null ? randomUUID() : validateMessageId(input.id, limits);
     const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);
-    const publisherId = input.publisherId ?? undefined;
-    if (publisherId !== undefined && (typeof publisherId !== "string" || publisherId.length > 200)) {
-      throw new HeraldError(ErrorCode.BadRequest, "publisherId must be a string of at most 200 characters");
-    }
+    const publisherId = validatePublisherId(input.publisherId, limits);
     const info = input.info?.length ? new Set(input.info) : NO_INFO;
     return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null };
   }

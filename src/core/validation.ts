@@ -97,6 +97,17 @@ export function validatePayloadSize(data: unknown, headers: Record<string, strin
   }
 }
 
+/** A message's `publisherId`: absent, or a string of at most `maxPublisherIdLength` characters. */
+export function validatePublisherId(id: unknown, limits: Limits): string | undefined {
+  if (id == null) return undefined;
+  if (typeof id !== "string" || id.length > limits.maxPublisherIdLength) {
+    throw new HeraldError(ErrorCode.BadRequest, `publisherId must be a string of at most ${limits.maxPublisherIdLength} characters`, {
+      limit: limits.maxPublisherIdLength,
+    });
+  }
+  return id;
+}
+
 export function validateMessageId(id: unknown, limits: Limits): string {
   if (typeof id !== "string" || id.length === 0 || id.length > limits.maxMessageIdLength || !MESSAGE_ID.test(id)) {
     throw new HeraldError(
