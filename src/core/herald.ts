@@ -119,13 +119,15 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     if (closing) throw new HeraldError(ErrorCode.ShuttingDown, "Herald is shutting down");
   }
 
-  /** Counts of one channel; users only for presence channels. */
-  async function channelInfo(app: App, name: string): Promise<ChannelInfo> {
-    const [counts, members] = await Promise.all([
-      engine.channelCounts(app.id, name),
-      channelKind(name) === "presence" ? engine.presence.members(app.id, name) : undefined,
-    ]);
-    return { name, occupied: counts.subscriptionCount > 0, subscriptionCount: counts.subscriptionCount, userCount: members?.length };
+  /** Counts of one channel; users only for presence channels, and only when `withUsers`. */
+  async function channelInfo(app: App, name: string, withUsers = true): Promise<ChannelInfo> {
+    const [counts, userCount] = await Promise.all([engine.channelCounts(app.id, name), withUsers ? usersIn(app, name) : undefined]);
+    return { name, occupied: counts.subscriptionCount > 0, subscriptionCount: counts.subscriptionCount, userCount };
+  }
+
+  /** How many users a presence channel has (undefined for any other channel: it has none). */
+  async function usersIn(app: App, name: string): Promise<number | undefined> {
+    return channelKind(name) === "presence" ? (await engine.presence.members(app.id, name)).length : undefined;
   }
 
   return {
@@ -156,10 +158,12 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       const list = await engine.occupiedChannels(app.id, prefix, first + 1);
       // Internal channels ($control) are not channels a user can name.
       const named = list.filter((c) => !c.name.startsWith("$")).slice(0, first);
+      // The listing has the subscription counts already; only presence channels need a read (users).
       return Promise.all(
-        named.map(async (c) =>
-          channelKind(c.name) === "presence" ? channelInfo(app, c.name) : { name: c.name, occupied: true, subscriptionCount: c.subscriptionCount },
-        ),
+        named.map(async (c) => {
+          const userCount = await usersIn(app, c.name);
+          return { name: c.name, occupied: true, subscriptionCount: c.subscriptionCount, ...(userCount === undefined ? {} : { userCount }) };
+        }),
       );
     },
     async history(caller, channel, { limit, since }) {

@@ -38,7 +38,7 @@ export interface PublishDeps {
   idempotencyWindowSeconds: number;
   now: () => Date;
   /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
-  countsFor(app: App, channel: string): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
+  countsFor(app: App, channel: string, withUsers: boolean): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
 }
 
 export interface Publisher {
@@ -145,7 +145,7 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
   }
 
   async function infoFor(app: App, name: string, info: ReadonlySet<string>): Promise<Partial<ChannelInfo>> {
-    const counts = await countsFor(app, name);
+    const counts = await countsFor(app, name, info.has("userCount"));
     return {
       name,
       ...(info.has("subscriptionCount") ? { subscriptionCount: counts.subscriptionCount } : {}),
