@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, OnChannelDocument, PublishDocument } from "./generated/graphql.ts";
 import { APP_ONE, gql, sleep, startHerald, type TestServer } from "./helpers/herald.ts";
 import { openSse } from "./helpers/sse.ts";
+import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 
 type Payload = { data?: { channel: { kind: string; event: string; data: unknown } }; errors?: { extensions: { code: string } }[] };
 
@@ -39,6 +40,22 @@ describe("subscriptions over SSE", () => {
     const [, message] = (await sse.next(2)) as Payload[];
     expect(message!.data!.channel).toMatchObject({ kind: "MESSAGE", event: "hello", data: { ok: true } });
     sse.close();
+  });
+
+  it("takes a private channel with a token argument, and only the channels the token names", async () => {
+    const token = signSubscriberToken(APP_ONE.secret, { sub: "u1", channels: ["private-sse"], expiresInSeconds: 60 });
+    const url = (name: string) => {
+      const query = "subscription ($name: String!, $token: String) { channel(name: $name, token: $token) { kind event data } }";
+      return `${server.graphqlUrl}?${new URLSearchParams({ query, variables: JSON.stringify({ name, token }), key: APP_ONE.key })}`;
+    };
+    const mine = await openSse(url("private-sse"));
+    expect(((await mine.next(1)) as Payload[])[0]!.data!.channel.kind).toBe("SUBSCRIBED");
+    await gql(server, PublishDocument, { input: { channels: ["private-sse"], event: "secret", data: 1 } });
+    expect(((await mine.next(2)) as Payload[])[1]!.data!.channel).toMatchObject({ kind: "MESSAGE", data: 1 });
+    mine.close();
+    const theirs = await openSse(url("private-other"));
+    expect(((await theirs.next(1)) as Payload[])[0]!.errors![0]!.extensions.code).toBe("FORBIDDEN");
+    theirs.close();
   });
 
   it("counts an SSE subscription while it is open, and releases it when the client goes", async () => {

@@ -50,7 +50,9 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
     const connection = shared ?? connections.connect(app, "sse", { token: args.token });
     let access: ChannelAccess;
     try {
-      access = authorizeChannel(name, args, { app, socketId: connection.socketId, connectionClaims: connection.user?.claims, limits });
+      // A connection opened here was opened with `args.token`: its claims are that token, checked once.
+      const grant = shared ? args : { ...args, token: undefined };
+      access = authorizeChannel(name, grant, { app, socketId: connection.socketId, connectionClaims: connection.user?.claims, limits });
       if (since !== undefined) validatePosition(since);
     } catch (error) {
       if (!shared) connection.close();
