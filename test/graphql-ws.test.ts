@@ -1,21 +1,13 @@
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, ChannelsDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
-import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, errorExtensions } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, errorExtensions, useHerald } from "./helpers/herald.ts";
+import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
 const prefix = uniquePrefix("graphql-ws");
 
 describe.each(ENGINES)("graphql-ws end to end ($name engine)", ({ redis, skip }) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    if (skip) return;
-    server = await startHerald({ redisUrl: redis, prefix });
-  });
-  afterAll(async () => {
-    await server?.close();
-    if (redis) await deleteKeys(redis, prefix);
-  });
+  const server = useHerald({ redis, skip }, prefix);
 
   it.skipIf(skip)("acks with a Pusher-shaped socketId and delivers published messages in order", async () => {
     const ws = connectWs(server);

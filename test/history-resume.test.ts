@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChannelHistoryDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
-import { connectWs, gql, sleep, startHerald, startPair, subscribeChannel, type ChannelEventOf, type TestServer } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { connectWs, gql, sleep, subscribeChannel, type ChannelEventOf, type TestServer, usePair } from "./helpers/herald.ts";
+import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
 const prefix = uniquePrefix("history-resume");
 
 describe.each(ENGINES)("history, resume and idempotent publish ($name)", ({ redis, skip }) => {
-  let a: TestServer;
-  let b: TestServer;
-  let pair: Awaited<ReturnType<typeof startPair>> | undefined;
-  beforeAll(async () => {
-    if (skip) return;
-    pair = await startPair(redis, prefix, { HERALD_HISTORY_SIZE: "300", HERALD_SUBSCRIBER_QUEUE_LENGTH: "10000" });
-    ({ a, b } = pair);
-  });
-  afterAll(async () => {
-    await pair?.close();
-    if (redis) await deleteKeys(redis, prefix);
-  });
+  const { a, b } = usePair({ redis, skip }, prefix, { HERALD_HISTORY_SIZE: "300", HERALD_SUBSCRIBER_QUEUE_LENGTH: "10000" });
 
   const publish = (server: TestServer, channel: string, data: unknown, id?: string) =>
     gql(server, PublishDocument, { input: { channels: [channel], data, ...(id ? { id } : {}) } });

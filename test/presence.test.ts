@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { ChannelUsersDocument, ChannelsDocument, PresenceDocument, PublishDocument, TerminateUserConnectionsDocument } from "./generated/graphql.ts";
-import { APP_ONE, TEST_APPS, connectWs, gql, sleep, startHerald, startPair, subscribeChannel, type TestServer, type WsConnection, errorExtensions } from "./helpers/herald.ts";
+import { APP_ONE, TEST_APPS, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, type WsConnection, errorExtensions, usePair } from "./helpers/herald.ts";
 import { spawnHerald, type HeraldProcess } from "./helpers/process.ts";
 import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
 import { eventually } from "./helpers/wait.ts";
@@ -14,18 +14,7 @@ const join = (server: { wsUrl: string }, user: string, info?: unknown) => connec
 const prefix = uniquePrefix("presence");
 
 describe.each(ENGINES)("presence ($name)", ({ redis, skip }) => {
-  let a: TestServer;
-  let b: TestServer;
-  let pair: Awaited<ReturnType<typeof startPair>> | undefined;
-  beforeAll(async () => {
-    if (skip) return;
-    pair = await startPair(redis, prefix, { HERALD_MAX_PRESENCE_MEMBERS: "3" });
-    ({ a, b } = pair);
-  });
-  afterAll(async () => {
-    await pair?.close();
-    if (redis) await deleteKeys(redis, prefix);
-  });
+  const { a, b } = usePair({ redis, skip }, prefix, { HERALD_MAX_PRESENCE_MEMBERS: "3" });
   const members = (server: TestServer, channel: string) =>
     gql(server, PresenceDocument, { channel }).then((r) => r.data?.presence.members.map((m) => m.userId));
 

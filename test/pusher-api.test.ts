@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { buildSchema, printSchema, type GraphQLObjectType } from "graphql";
 import Pusher from "pusher";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { App } from "../src/config.ts";
 import { ErrorCode, HeraldError } from "../src/errors.ts";
 import { pusherErrorResponse } from "../src/rest/pusher/errors.ts";
@@ -9,8 +9,8 @@ import { usePusherApi } from "../src/rest/pusher/index.ts";
 import { printHeraldSchema } from "../src/schema/index.ts";
 import type { HeraldCore } from "../src/core/herald.ts";
 import { signPusherRequest } from "../src/rest/pusher/signature.ts";
-import { APP_OFF, APP_ONE, APP_TWO, connectWs, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { APP_OFF, APP_ONE, APP_TWO, type WsConnection, useHerald, subscribed } from "./helpers/herald.ts";
+import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
 import { rejectionOf } from "./helpers/wait.ts";
 
 const prefix = uniquePrefix("pusher-api");
@@ -19,36 +19,13 @@ const prefix = uniquePrefix("pusher-api");
 const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
 
 describe.each(ENGINES)("Pusher HTTP API with the official SDK ($name engine)", ({ redis, skip }) => {
-  let server: TestServer;
-  let port: string;
-  const sockets: WsConnection[] = [];
-
-  beforeAll(async () => {
-    if (skip) return;
-    server = await startHerald({ redisUrl: redis, prefix });
-    port = new URL(server.url).port;
-  });
-  afterAll(async () => {
-    await Promise.all(sockets.map((ws) => ws.dispose()));
-    await server?.close();
-    if (redis) await deleteKeys(redis, prefix);
-  });
+  const server = useHerald({ redis, skip }, prefix);
 
   function sdk(app: Pick<App, "id" | "key" | "secret">): Pusher {
-    return new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port, useTLS: false });
+    return new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: new URL(server.url).port, useTLS: false });
   }
 
-  function connect(app: App = APP_ONE): WsConnection {
-    const ws = connectWs(server, { key: app.key });
-    sockets.push(ws);
-    return ws;
-  }
-
-  async function subscribed(ws: WsConnection, channel: string): Promise<Collected<ChannelEventOf>> {
-    const sub = subscribeChannel(ws, channel);
-    await sub.subscribed;
-    return sub;
-  }
+  const connect = (app: App = APP_ONE): WsConnection => server.connect({ key: app.key });
 
   /**
    * A signed request built by hand, for what the SDK cannot send (bad timestamps, bodies it

@@ -1,8 +1,8 @@
 import Pusher from "pusher";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
-import { APP_ONE, connectWs, sleep, startHerald, subscribeChannel, type Collected, type ChannelEventOf, type TestServer, type WsConnection, errorExtensions } from "./helpers/herald.ts";
-import { deleteKeys, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { APP_ONE, sleep, subscribeChannel, type WsConnection, errorExtensions, useHerald, subscribed } from "./helpers/herald.ts";
+import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
 import { eventually, rejectionOf } from "./helpers/wait.ts";
 
 /**
@@ -15,19 +15,10 @@ const prefix = uniquePrefix("pusher-users");
 
 
 describe.each(ENGINES)("Pusher user and presence routes with the official SDK ($name engine)", ({ redis, skip }) => {
-  let server: TestServer;
+  const server = useHerald({ redis, skip }, prefix);
   let pusher: Pusher;
-  const sockets: WsConnection[] = [];
-
-  beforeAll(async () => {
-    if (skip) return;
-    server = await startHerald({ redisUrl: redis, prefix });
-    pusher = sdk(APP_ONE.secret);
-  });
-  afterAll(async () => {
-    await Promise.all(sockets.map((ws) => ws.dispose()));
-    await server?.close();
-    if (redis) await deleteKeys(redis, prefix);
+  beforeAll(() => {
+    if (!skip) pusher = sdk(APP_ONE.secret);
   });
 
   function sdk(secret: string): Pusher {
@@ -37,15 +28,7 @@ describe.each(ENGINES)("Pusher user and presence routes with the official SDK ($
   /** A connection authenticated as `sub`, allowed into every presence channel. */
   function connectAs(sub: string): WsConnection {
     const token = signSubscriberToken(APP_ONE.secret, { sub, info: { name: sub }, channels: ["presence-*"], expiresInSeconds: 600 });
-    const ws = connectWs(server, { key: APP_ONE.key, token });
-    sockets.push(ws);
-    return ws;
-  }
-
-  async function subscribed(ws: WsConnection, channel: string): Promise<Collected<ChannelEventOf>> {
-    const sub = subscribeChannel(ws, channel);
-    await sub.subscribed;
-    return sub;
+    return server.connect({ key: APP_ONE.key, token });
   }
 
   /**
@@ -152,8 +135,7 @@ describe.each(ENGINES)("Pusher user and presence routes with the official SDK ($
       const snoop = subscribeChannel(hal, "#server-to-user-gina");
       await expect(snoop.subscribed).rejects.toBeDefined();
       expect(errorExtensions(snoop)?.code).toBe("FORBIDDEN");
-      const anonymous = connectWs(server, { key: APP_ONE.key });
-      sockets.push(anonymous);
+      const anonymous = server.connect({ key: APP_ONE.key });
       const stranger = subscribeChannel(anonymous, "#server-to-user-gina");
       await expect(stranger.subscribed).rejects.toBeDefined();
       expect(errorExtensions(stranger)?.code).toBe("FORBIDDEN");

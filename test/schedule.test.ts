@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CancelScheduledDocument, ScheduleDocument, ScheduleStatusDocument, type ScheduleInput } from "./generated/graphql.ts";
-import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, useHerald } from "./helpers/herald.ts";
 import { deleteKeys, describeRedis, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
 /**
@@ -32,15 +32,7 @@ async function until<T>(check: () => Promise<T | undefined>, ms = 5_000): Promis
 
 // Concurrent: each test has its own channels and ids, and waiting on the clock is most of the time.
 describe.concurrent.each(ENGINES)("scheduled publish over GraphQL ($name engine)", ({ redis, skip }) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    if (skip) return;
-    server = await startHerald({ redisUrl: redis, prefix });
-  });
-  afterAll(async () => {
-    await server?.close();
-    if (redis) await deleteKeys(redis, prefix);
-  });
+  const server = useHerald({ redis, skip }, prefix);
 
   it.skipIf(skip)("delivers a scheduled message at publishAt, no more than 1 s late, and reports its status", async ({ expect }) => {
     const channel = uniqueChannel("later");

@@ -6,6 +6,8 @@ import { createHerald, type Herald } from "../../src/server.ts";
 import type { Engine } from "../../src/engine/types.ts";
 import { OnChannelDocument, type OnChannelSubscription } from "../generated/graphql.ts";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
+import { deleteKeys } from "./redis.ts";
 
 export const APP_ONE: App = { id: "one", key: "one-key-0001", secret: "one-secret-0123456789abcdef", name: "One", enabled: true };
 export const APP_TWO: App = { id: "two", key: "two-key-0002", secret: "two-secret-0123456789abcdef", name: "Two", enabled: true };
@@ -35,6 +37,83 @@ export async function startHerald(options: { redisUrl?: string; prefix?: string;
   const { port } = await herald.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${port}`;
   return { herald, url, graphqlUrl: `${url}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql`, close: () => herald.close() };
+}
+
+/** The started server of `useHerald`, plus `connect`: a WebSocket closed with the server. */
+export interface SuiteServer extends TestServer {
+  connect(connectionParams?: Record<string, unknown>): WsConnection;
+}
+
+type SuiteEngine = { redis: string | undefined; skip: boolean };
+
+/** A `TestServer` that stands for the one `current` gives once the suite's hooks started it. */
+function startedLater(current: () => TestServer | undefined): TestServer {
+  const server = (): TestServer => {
+    const started = current();
+    if (!started) throw new Error("the suite's server is not started (a skipped engine, or used outside a test)");
+    return started;
+  };
+  return {
+    get herald() {
+      return server().herald;
+    },
+    get url() {
+      return server().url;
+    },
+    get graphqlUrl() {
+      return server().graphqlUrl;
+    },
+    get wsUrl() {
+      return server().wsUrl;
+    },
+    close: () => server().close(),
+  };
+}
+
+/**
+ * One Herald for a `describe` running on one of `ENGINES`: started before its tests (unless the
+ * engine is skipped here), closed after them with every socket `connect` opened, and its Redis
+ * keys deleted. Usable as a `TestServer` once the tests run.
+ */
+export function useHerald(engine: SuiteEngine, prefix: string, env: Record<string, string> = {}): SuiteServer {
+  let started: TestServer | undefined;
+  const sockets: WsConnection[] = [];
+  beforeAll(async () => {
+    if (!engine.skip) started = await startHerald({ redisUrl: engine.redis, prefix, env });
+  });
+  afterAll(async () => {
+    await Promise.all(sockets.map((ws) => ws.dispose()));
+    await started?.close();
+    if (engine.redis) await deleteKeys(engine.redis, prefix);
+  });
+  const server = startedLater(() => started);
+  return Object.assign(server, {
+    connect(connectionParams?: Record<string, unknown>) {
+      const ws = connectWs(server, connectionParams);
+      sockets.push(ws);
+      return ws;
+    },
+  });
+}
+
+/** `startPair` for a `describe` on one of `ENGINES`, with the hooks and cleanup of `useHerald`. */
+export function usePair(engine: SuiteEngine, prefix: string, env: Record<string, string> = {}): { a: TestServer; b: TestServer } {
+  let pair: Awaited<ReturnType<typeof startPair>> | undefined;
+  beforeAll(async () => {
+    if (!engine.skip) pair = await startPair(engine.redis, prefix, env);
+  });
+  afterAll(async () => {
+    await pair?.close();
+    if (engine.redis) await deleteKeys(engine.redis, prefix);
+  });
+  return { a: startedLater(() => pair?.a), b: startedLater(() => pair?.b) };
+}
+
+/** A subscription to `channel` on `ws`, once its SUBSCRIBED event arrived. */
+export async function subscribed(ws: WsConnection, channel: string, options?: Parameters<typeof subscribeChannel>[2]) {
+  const sub = subscribeChannel(ws, channel, options);
+  await sub.subscribed;
+  return sub;
 }
 
 /** How a test request authenticates; `null` sends no credentials. */
