@@ -6,15 +6,23 @@ const ChannelInfoField = builder.enumType("ChannelInfoField", {
   values: { SUBSCRIPTION_COUNT: { value: "subscriptionCount" }, USER_COUNT: { value: "userCount" } } as const,
 });
 
+/** The input builder of an input type's `fields`. */
+type InputFields = Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0];
+
+/** What every message input has (publish and schedule): where it goes, what it carries, its id. */
+export const messageFields = (t: InputFields, idDescription: string) => ({
+  channels: t.stringList({ required: true }),
+  event: t.string({ defaultValue: "message", description: "Event name (default `message`)." }),
+  data: t.field({ type: "JSON", description: "Any JSON value; a string stays a string." }),
+  headers: t.field({ type: "JSON", description: "String → string map; subscribers' selectors filter on it." }),
+  id: t.id({ description: idDescription }),
+  publisherId: t.string(),
+});
+
 export const PublishInputRef = builder.inputType("PublishInput", {
   description: "One event to publish to 1..100 channels.",
   fields: (t) => ({
-    channels: t.stringList({ required: true }),
-    event: t.string({ defaultValue: "message", description: "Event name (default `message`)." }),
-    data: t.field({ type: "JSON", description: "Any JSON value; a string stays a string." }),
-    headers: t.field({ type: "JSON", description: "String → string map; subscribers' selectors filter on it." }),
-    id: t.id({ description: "Message id; generated when absent." }),
-    publisherId: t.string(),
+    ...messageFields(t, "Message id; generated when absent."),
     excludeSocketId: t.string({ description: "A connection's socketId that must not receive this event." }),
     info: t.field({ type: [ChannelInfoField], description: "Counts to return per channel." }),
   }),

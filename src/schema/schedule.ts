@@ -1,5 +1,6 @@
 import { builder } from "./builder.ts";
 import { MessageStatusRef } from "./message-status.ts";
+import { messageFields } from "./publish.ts";
 
 export const ScheduleInputRef = builder.inputType("ScheduleInput", {
   description:
@@ -7,12 +8,7 @@ export const ScheduleInputRef = builder.inputType("ScheduleInput", {
     "`publishAt + k * repeatEvery` until `repeatExpiresAt`; runs missed while no Herald instance was up " +
     "collapse into one catch-up publish, then the cadence resumes.",
   fields: (t) => ({
-    channels: t.stringList({ required: true }),
-    event: t.string({ defaultValue: "message", description: "Event name (default `message`)." }),
-    data: t.field({ type: "JSON", description: "Any JSON value; a string stays a string." }),
-    headers: t.field({ type: "JSON", description: "String → string map; subscribers' selectors filter on it." }),
-    id: t.id({ description: "Message id; generated when absent. Scheduling an id the app already has returns that schedule." }),
-    publisherId: t.string(),
+    ...messageFields(t, "Message id; generated when absent. Scheduling an id the app already has returns that schedule."),
     publishAt: t.field({ type: "DateTime", required: true, description: "First run; not in the past." }),
     repeatEvery: t.int({ description: "Seconds between runs (at least `HERALD_SCHEDULE_MIN_REPEAT_SECONDS`, default 1)." }),
     repeatExpiresAt: t.field({ type: "DateTime", description: "No run after this time; needs `repeatEvery`, not before `publishAt`." }),
