@@ -109,6 +109,10 @@ describe.each(ENGINES)("graphql-ws end to end ($name engine)", ({ redis, skip })
     expect(unknown.data?.messageStatus.status).toBe("UNKNOWN");
     const wrongApp = await gql(server, MessageStatusDocument, { id: "status-check-1" }, { bearer: APP_TWO.secret });
     expect(wrongApp.data?.messageStatus.status).toBe("UNKNOWN");
+    // An ID given as an integer is that ID as a string, on the way in and out.
+    const numeric = await gql(server, PublishDocument, { input: { channels: ["room-1"], id: 4242 } } as never);
+    expect(numeric.data?.publish.id).toBe("4242");
+    expect((await gql(server, MessageStatusDocument, { id: 4242 } as never)).data?.messageStatus).toMatchObject({ id: "4242", status: "PUBLISHED" });
 
     subs[0]!.unsubscribe();
     await sleep(100);

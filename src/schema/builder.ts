@@ -6,6 +6,8 @@ export const builder = new SchemaBuilder<{
   Context: HeraldContext;
   DefaultFieldNullability: false;
   Scalars: {
+    // graphql-js's ID always parses input (a string or an integer literal) to a string.
+    ID: { Input: string; Output: string | number };
     JSON: { Input: unknown; Output: unknown };
     DateTime: { Input: Date; Output: Date | string };
     Offset: { Input: number; Output: number };

@@ -31,6 +31,6 @@ builder.queryFields((t) => ({
     type: MessageStatusRef,
     description: "A message's status by id; `UNKNOWN` for ids never seen or expired (needs the app secret).",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { herald, caller }) => herald.messageStatus(caller, String(id)),
+    resolve: (_root, { id }, { herald, caller }) => herald.messageStatus(caller, id),
   }),
 }));

@@ -32,7 +32,7 @@ builder.mutationFields((t) => ({
     description: "Closes every connection of a user (token `sub`) on every instance, with close code 4031 (needs the app secret).",
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, { userId }, { herald, caller }) => {
-      await herald.terminateUserConnections(caller, String(userId));
+      await herald.terminateUserConnections(caller, userId);
       return true;
     },
   }),

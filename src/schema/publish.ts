@@ -56,19 +56,17 @@ const BatchResultRef = builder.objectRef<{ results: PublishResult[] }>("BatchRes
   fields: (t) => ({ results: t.expose("results", { type: [PublishResultRef], description: "One per event, in order." }) }),
 });
 
-const toCore = (input: typeof PublishInputRef.$inferInput) => ({ ...input, id: input.id == null ? input.id : String(input.id) });
-
 builder.mutationFields((t) => ({
   publish: t.field({
     type: PublishResultRef,
     description: "Publish one event to 1..100 channels (needs the app secret).",
     args: { input: t.arg({ type: PublishInputRef, required: true }) },
-    resolve: (_root, { input }, { herald, caller }) => herald.publish(caller, toCore(input)),
+    resolve: (_root, { input }, { herald, caller }) => herald.publish(caller, input),
   }),
   triggerBatch: t.field({
     type: BatchResultRef,
     description: "Publish 1..10 events; if any is invalid, none is published (needs the app secret).",
     args: { events: t.arg({ type: [PublishInputRef], required: true }) },
-    resolve: async (_root, { events }, { herald, caller }) => ({ results: await herald.triggerBatch(caller, events.map(toCore)) }),
+    resolve: async (_root, { events }, { herald, caller }) => ({ results: await herald.triggerBatch(caller, events) }),
   }),
 }));

@@ -20,12 +20,12 @@ builder.mutationFields((t) => ({
     type: MessageStatusRef,
     description: "Publish at `publishAt`, and every `repeatEvery` seconds after if given (needs the app secret).",
     args: { input: t.arg({ type: ScheduleInputRef, required: true }) },
-    resolve: (_root, { input }, { herald, caller }) => herald.schedule(caller, { ...input, id: input.id == null ? input.id : String(input.id) }),
+    resolve: (_root, { input }, { herald, caller }) => herald.schedule(caller, input),
   }),
   cancelScheduled: t.field({
     type: MessageStatusRef,
     description: "Cancel a schedule's remaining runs; NOT_FOUND when it has none (needs the app secret).",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { herald, caller }) => herald.cancelScheduled(caller, String(id)),
+    resolve: (_root, { id }, { herald, caller }) => herald.cancelScheduled(caller, id),
   }),
 }));
