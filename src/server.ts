@@ -40,10 +40,13 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   const engine = deps.engine ?? (await createEngine(config, (error) => logger.error({ err: error }, "engine error")));
   const core = createHeraldCore({ config, engine, onError: (error) => logger.error({ err: error }, "background work failed") });
   await core.start();
+  // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
+  const maskError = maskGraphQLError(logger);
   const yoga = createHeraldYoga({
     schema,
     herald: core,
     logger,
+    maskError,
     graphiqlHeaders: config.developmentApp ? { "X-Herald-Key": config.apps[0]!.key } : undefined,
     maxRequestBytes: config.maxRequestBytes,
   });
@@ -118,7 +121,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     yoga,
     herald: core,
     logger,
-    maskError: maskGraphQLError(logger),
+    maskError,
     connectionInitTimeoutMs: config.connectionInitTimeoutMs,
     maxSocketBufferBytes: config.maxSocketBufferBytes,
   });

@@ -3,6 +3,7 @@ import { connect, type AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "../src/schema/index.ts";
+import { maskGraphQLError } from "../src/transport/errors.ts";
 import { createGraphqlHttp, type GraphqlHttpHandler } from "../src/transport/graphql-http.ts";
 import { createHeraldYoga } from "../src/transport/yoga.ts";
 import { APP_ONE, connectWs, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
@@ -125,7 +126,8 @@ describe("GraphQL over HTTP: the direct lane answers as Yoga does", () => {
   beforeAll(async () => {
     herald = await startHerald();
     const core = herald.herald.core;
-    const makeYoga = () => createHeraldYoga({ schema, herald: core, logger: pino({ level: "silent" }), maxRequestBytes: MAX_REQUEST_BYTES });
+    const logger = pino({ level: "silent" });
+    const makeYoga = () => createHeraldYoga({ schema, herald: core, logger, maskError: maskGraphQLError(logger), maxRequestBytes: MAX_REQUEST_BYTES });
     const yoga = makeYoga();
     lane = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: MAX_REQUEST_BYTES });
     withLane = createServer((req, res) => {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { isRecord } from "./validation.ts";
 
 /**
  * Subscriber tokens: JWTs (HS256) a backend mints with its app secret to say who a subscriber
@@ -83,8 +84,4 @@ function parseJson(part: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

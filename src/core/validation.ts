@@ -125,3 +125,8 @@ export function validateSocketId(socketId: unknown): string {
   }
   return socketId;
 }
+
+/** A plain JSON object (not null, not an array): what a parsed body or token payload must be. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { getOperationAST, type ExecutionResult } from "graphql";
 import { processRegularResult } from "graphql-yoga";
 import type { HeraldCore } from "../core/herald.ts";
+import { isRecord } from "../core/validation.ts";
 import { readBody } from "./read-body.ts";
 import { validDocument } from "./valid-document.ts";
 import { httpCaller, type HeraldYoga } from "./yoga.ts";
@@ -190,8 +191,4 @@ function paramsOf(body: Buffer): Params | undefined {
     }
   }
   return value as unknown as Params;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

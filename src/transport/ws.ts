@@ -5,6 +5,7 @@ import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { HeraldCore } from "../core/herald.ts";
+import { isRecord } from "../core/validation.ts";
 import type { Caller, Connection } from "../core/types.ts";
 import type { HeraldContext } from "../schema/context.ts";
 import { closeFor, HeraldCloseCode } from "./close-codes.ts";
@@ -377,8 +378,4 @@ function textFrame(head: Buffer, tail: Buffer): Buffer {
 interface EnvelopedRoot {
   execute: typeof execute;
   subscribe: typeof subscribe;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -5,7 +5,7 @@ import { authenticate, credentialsFromHttp } from "../core/auth.ts";
 import type { HeraldCore } from "../core/herald.ts";
 import type { Caller } from "../core/types.ts";
 import type { HeraldContext } from "../schema/context.ts";
-import { maskGraphQLError } from "./errors.ts";
+import { ErrorCode } from "../errors.ts";
 
 /** What the WebSocket transport hands Yoga: the caller it authenticated at connection_init. */
 export interface WsInitialContext {
@@ -18,6 +18,8 @@ export interface YogaOptions {
   schema: GraphQLSchema;
   herald: HeraldCore;
   logger: Logger;
+  /** The GraphQL surface's error mapper (`maskGraphQLError`), shared with the WebSocket transport. */
+  maskError: (error: unknown) => Error;
   /** Largest GraphQL request body read (HERALD_MAX_REQUEST_BYTES). */
   maxRequestBytes: number;
   /** Pre-filled in GraphiQL's headers editor (the development app's key). */
@@ -29,7 +31,7 @@ export interface YogaOptions {
  * HTTP callers authenticate per request: `Authorization` for backends; subscribers, which cannot
  * set headers from an `EventSource`, give the key as `?key=` or `X-Herald-Key`.
  */
-export function createHeraldYoga({ schema, herald, logger, graphiqlHeaders, maxRequestBytes }: YogaOptions): HeraldYoga {
+export function createHeraldYoga({ schema, herald, logger, maskError, graphiqlHeaders, maxRequestBytes }: YogaOptions): HeraldYoga {
   return createYoga<WsInitialContext, HeraldContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -39,7 +41,7 @@ export function createHeraldYoga({ schema, herald, logger, graphiqlHeaders, maxR
       subscriptionsProtocol: "SSE",
       ...(graphiqlHeaders ? { headers: JSON.stringify(graphiqlHeaders, null, 2) } : {}),
     },
-    maskedErrors: { maskError: maskGraphQLError(logger) },
+    maskedErrors: { maskError },
     // Yoga's own limit pipes every body through a TransformStream (an AbortController and a
     // DOMException per request, a large share of a publish's CPU); ours reads Content-Length.
     maxRequestBodySize: false,
@@ -72,7 +74,7 @@ export function httpCaller(herald: HeraldCore, authorization: string | null | un
  */
 function useContentLengthLimit(maxBytes: number): Plugin {
   const refuse = (status: number, message: string) =>
-    createGraphQLError(message, { extensions: { http: { status }, code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } });
+    createGraphQLError(message, { extensions: { http: { status }, code: status === 413 ? ErrorCode.PayloadTooLarge : ErrorCode.BadRequest } });
   return {
     onRequestParse({ request }) {
       if (request.method !== "POST") return;
