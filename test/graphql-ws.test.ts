@@ -97,6 +97,11 @@ describe.each(ENGINES)("graphql-ws end to end ($name engine)", ({ redis, skip })
     expect(empty.data?.channel).toEqual({ name: "nobody-here", occupied: false, subscriptionCount: 0 });
     const list = await gql(server, ChannelsDocument, { prefix: "room-" });
     expect(list.data?.channels.map((c) => [c.name, c.subscriptionCount])).toEqual([["room-1", 2], ["room-2", 1]]);
+    // Herald's own control channel is not listed, even with no prefix.
+    const everything = await gql(server, ChannelsDocument, { prefix: "" });
+    const names = everything.data?.channels.map((c) => c.name) ?? [];
+    expect(names).toContain("room-1");
+    expect(names.filter((name) => name.startsWith("$"))).toEqual([]);
     // Another app sees none of them.
     const otherApp = await gql(server, ChannelsDocument, { prefix: "room-" }, { bearer: APP_TWO.secret });
     expect(otherApp.data?.channels).toEqual([]);

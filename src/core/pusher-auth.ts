@@ -1,7 +1,8 @@
 /**
  * Pusher subscriber authorization strings: `"<key>:" + hex(HMAC-SHA256(secret, message))`,
  * minted by the app's backend (usually with a Pusher SDK) and checked here when a client joins a
- * `private-*` / `presence-*` channel or signs in as a user.
+ * `private-*` / `presence-*` channel. The user-signin pair below matches Pusher's vectors but no
+ * route uses it yet: Herald has no `pusher:signin`.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
