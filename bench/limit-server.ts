@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { Redis } from "ioredis";
 import { WebSocketServer, type WebSocket } from "ws";
-import { readBody, readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
+import { answerHealth, readBody, readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
 
 const env = readReferenceServerEnv();
 const topicOf = (channel: string) => `${env.redisPrefix}${channel}`;
@@ -67,10 +67,7 @@ function remove(subscription: Subscription) {
 }
 
 const server = createServer(async (req, res) => {
-  if (req.method === "GET" && req.url === "/healthz") {
-    const ready = publisher.status === "ready" && subscriber.status === "ready";
-    return res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "connecting to Redis");
-  }
+  if (answerHealth(req, res, [publisher, subscriber])) return;
   if (req.method !== "POST" || req.url !== "/publish") return res.writeHead(404).end();
   const body = await readBody(req);
   let input: { channel?: unknown; channels?: unknown; event?: unknown; data?: unknown };

@@ -15,7 +15,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { createSchema, createYoga } from "graphql-yoga";
 import { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
-import { readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
+import { answerHealth, readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
 
 const env = readReferenceServerEnv();
 const topicOf = (channel: string) => `${env.redisPrefix}${channel}`;
@@ -98,10 +98,7 @@ const schema = createSchema({
 const yoga = createYoga({ schema, graphqlEndpoint: "/graphql", logging: "warn", graphiql: false });
 
 const server = createServer((req, res) => {
-  if (req.method === "GET" && req.url === "/healthz") {
-    const ready = publisher.status === "ready" && subscriber.status === "ready";
-    return res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "connecting to Redis");
-  }
+  if (answerHealth(req, res, [publisher, subscriber])) return;
   void yoga(req, res);
 });
 

@@ -6,24 +6,17 @@
 import { createServer } from "node:http";
 import { Redis } from "ioredis";
 import { verifyPusherRequest } from "../src/rest/pusher/signature.ts";
-import { readBody, readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
+import { answerHealth, readBody, readReferenceServerEnv, serveUntilStopped } from "./lib/reference-server.ts";
 
 const env = readReferenceServerEnv();
-const app = {
-  id: process.env.BENCH_APP_ID ?? "dev",
-  key: env.appKey,
-  secret: process.env.BENCH_APP_SECRET ?? "herald-dev-secret-not-for-production",
-};
+const app = { id: env.appId, key: env.appKey, secret: env.appSecret };
 const ROUTE = /^\/apps\/([^/]+)\/events\/?$/;
 
 const publisher = new Redis(env.redisUrl, { enableAutoPipelining: true });
 
 const server = createServer(async (req, res) => {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
-  if (req.method === "GET" && url.pathname === "/healthz") {
-    const ready = publisher.status === "ready";
-    return res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "connecting to Redis");
-  }
+  if (answerHealth(req, res, [publisher])) return;
   const match = ROUTE.exec(url.pathname);
   if (req.method !== "POST" || !match) return res.writeHead(404).end();
   const rawBody = await readBody(req);

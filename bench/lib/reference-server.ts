@@ -1,4 +1,6 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Redis } from "ioredis";
+import { readBody as readBoundedBody } from "../../src/transport/read-body.ts";
 
 /** What every reference server (limit, peer, bare REST) reads from its environment. */
 export interface ReferenceServerEnv {
@@ -6,8 +8,10 @@ export interface ReferenceServerEnv {
   readonly redisUrl: string;
   /** Prefix of every Redis pub/sub channel the server uses. */
   readonly redisPrefix: string;
-  /** The one app key subscribers must present (`connectionParams.key`). */
+  /** The one app: its key (what subscribers present in `connectionParams.key`), id and secret. */
   readonly appKey: string;
+  readonly appId: string;
+  readonly appSecret: string;
 }
 
 export function readReferenceServerEnv(env = process.env): ReferenceServerEnv {
@@ -21,6 +25,8 @@ export function readReferenceServerEnv(env = process.env): ReferenceServerEnv {
     redisUrl: required("REDIS_URL"),
     redisPrefix: required("BENCH_REDIS_PREFIX"),
     appKey: env.BENCH_APP_KEY ?? "herald-dev-key",
+    appId: env.BENCH_APP_ID ?? "dev",
+    appSecret: env.BENCH_APP_SECRET ?? "herald-dev-secret-not-for-production",
   };
 }
 
@@ -38,18 +44,15 @@ export function serveUntilStopped(server: Server, port: number, onStop: () => vo
   server.listen(port, "127.0.0.1");
 }
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Reads a request body up to `MAX_BODY_BYTES`; undefined when it is larger. */
-export function readBody(req: import("node:http").IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** Reads a request body up to 1 MiB (Herald's default limit); undefined when it is larger. */
+export const readBody = (req: IncomingMessage) => readBoundedBody(req, MAX_BODY_BYTES);
+
+/** Answers `GET /healthz` (200 once every Redis client is ready, else 503) and returns true; false for any other request. */
+export function answerHealth(req: IncomingMessage, res: ServerResponse, clients: readonly Redis[]): boolean {
+  if (req.method !== "GET" || (req.url ?? "").split("?", 1)[0] !== "/healthz") return false;
+  const ready = clients.every((client) => client.status === "ready");
+  res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "connecting to Redis");
+  return true;
 }
