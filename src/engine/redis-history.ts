@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
+import { redisKeys } from "./redis-keys.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
 
@@ -114,8 +115,7 @@ type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: St
 export function createRedisHistory(client: Redis, options: RedisHistoryOptions): RedisHistory {
   const { prefix, historySize = 100, historyTtlSeconds = 600, onError = () => {} } = options;
   /** Also the pub/sub channel of that Herald channel (see redis.ts). */
-  const channelKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}`;
-  const claimKey = (appId: string, id: string) => `${prefix}{${appId}}:dedup:${id}`;
+  const { channel: channelKey, claim: claimKey } = redisKeys(prefix);
 
   function parse(channel: string, entry: StreamEntry): ChannelMessage | undefined {
     const text = entry[1][1];

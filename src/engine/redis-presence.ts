@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisKeys } from "./redis-keys.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ExpiredMembersListener, PresenceMember, PresenceStore } from "./types.ts";
 
@@ -12,16 +13,13 @@ export interface RedisPresenceDeps {
 }
 
 /**
- * Presence on Redis.
- * - `herald:{app:channel}:presence`  hash `<instanceId>|<socketId>` → member JSON
- * - `herald:instance:<id>:presence`  set of `<app>\0<channel>` the instance has members in,
- *   so whoever reaps a dead instance knows where to look.
- * Fields of instances without a fresh heartbeat do not count.
+ * Presence on Redis: per channel a hash of members by connection, per instance the set of
+ * channels it has members in, so whoever reaps a dead instance knows where to look (keys in
+ * redis-keys.ts). Fields of instances without a fresh heartbeat do not count.
  */
 export function createRedisPresence(deps: RedisPresenceDeps): PresenceStore & { reap(instanceId: string): Promise<void> } {
   const { redis, prefix, instanceId, liveInstances, onError } = deps;
-  const presenceKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}:presence`;
-  const instanceKey = (id: string) => `${prefix}instance:${id}:presence`;
+  const { presence: presenceKey, instancePresence: instanceKey } = redisKeys(prefix);
   const listeners: ExpiredMembersListener[] = [];
 
   /** Members by user id (first connection's info wins), from a presence hash: live instances' fields, except `without`'s. */

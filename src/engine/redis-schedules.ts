@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ClaimedRun, ScheduleRecord, ScheduleStatus, ScheduleStore, ScheduledPublish } from "./schedule-types.ts";
+import { redisKeys } from "./redis-keys.ts";
 
 /**
  * Schedules in Redis, shared by every instance on the same prefix (see schedule-types.ts for the
@@ -23,8 +24,7 @@ import type { ClaimedRun, ScheduleRecord, ScheduleStatus, ScheduleStore, Schedul
  * Times are the claiming instance's clock: keep instances' clocks in sync (NTP).
  */
 export function createRedisSchedules(client: Redis, prefix: string): ScheduleStore {
-  const dueKey = (appId: string) => `${prefix}{${appId}}:schedules`;
-  const recordKey = (appId: string, id: string) => `${prefix}{${appId}}:schedule:${id}`;
+  const { schedules: dueKey, schedule: recordKey } = redisKeys(prefix);
   const keysOf = (appId: string, id: string) => [dueKey(appId), recordKey(appId, id)];
 
   const add = bindScript(client, ADD);

@@ -6,6 +6,7 @@ import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { isChannelMessage, withoutPosition } from "./channel-message.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
+import { redisKeys } from "./redis-keys.ts";
 import type {
   ChannelCounts,
   ChannelMessage,
@@ -34,17 +35,7 @@ export interface RedisEngineOptions {
 /**
  * Redis carries pub/sub and state so many instances act as one.
  *
- * Keys (hash tags keep a channel's keys in one Redis Cluster slot):
- * - `herald:{app:channel}`          pub/sub channel of that Herald channel (not a key)
- * - `herald:{app:channel}:subs`     hash instanceId → live subscriptions on that instance
- * - `herald:{app:channel}:history`  stream of the last messages, entry id `<offset>-0` (redis-history.ts)
- * - `herald:{app:channel}:meta`     hash `epoch`, `offset` (last assigned) of that stream
- * - `herald:{app}:dedup:<id>`       claimed message id, with the idempotency window as TTL
- * - `herald:{app}:channels`         set of channel names that may be occupied (pruned lazily)
- * - `herald:{app}:status:<id>`      JSON message status record, with a TTL
- * - `herald:instances`              sorted set instanceId → last heartbeat (ms)
- * - presence keys: see redis-presence.ts
- * - schedule keys (`herald:{app}:schedules`, `herald:{app}:schedule:<id>`): see redis-schedules.ts
+ * Its keys are listed in redis-keys.ts.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
   const {
@@ -76,11 +67,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   }
   const pubsub = new RedisPubSub({ publisher, subscriber });
   const history = createRedisHistory(publisher, { prefix, historySize: options.historySize, historyTtlSeconds: options.historyTtlSeconds, onError });
-  const channelTopic = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}`;
-  const subsKey = (appId: string, channel: string) => `${prefix}{${appId}:${channel}}:subs`;
-  const channelsKey = (appId: string) => `${prefix}{${appId}}:channels`;
-  const statusKey = (appId: string, id: string) => `${prefix}{${appId}}:status:${id}`;
-  const instancesKey = `${prefix}instances`;
+  const { channel: channelTopic, subs: subsKey, channels: channelsKey, status: statusKey, instances: instancesKey } = redisKeys(prefix);
 
   /** Channels this instance is subscribed to: their subscriptions, and the SUBSCRIBE in flight. */
   const topics = new Map<string, Topic>();
