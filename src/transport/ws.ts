@@ -4,6 +4,7 @@ import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { authenticate } from "../core/auth.ts";
 import type { HeraldCore } from "../core/herald.ts";
 import { isRecord } from "../core/validation.ts";
 import type { Caller, Connection } from "../core/types.ts";
@@ -180,12 +181,11 @@ export function useGraphqlWs({
       clearTimeout(session.initTimer);
       session.initTimer = undefined;
       const params = ctx.connectionParams ?? {};
-      const key = typeof params.key === "string" ? params.key : undefined;
-      const app = key === undefined ? undefined : herald.apps.byKey(key);
-      if (!app) return false; // graphql-ws closes with 4403 Forbidden
+      const caller = authenticate(herald.apps, { key: typeof params.key === "string" ? params.key : undefined });
+      if (caller.role !== "subscriber") return false; // graphql-ws closes with 4403 Forbidden
       try {
         const onTerminate = (reason: string) => session.close(HeraldCloseCode.Terminated, reason);
-        session.open(herald.connect(app, "ws", { token: params.token, onTerminate }));
+        session.open(herald.connect(caller.app, "ws", { token: params.token, onTerminate }));
         return { socketId: session.connection!.socketId };
       } catch (error) {
         const { code, reason } = closeFor(error, logger);
