@@ -88,6 +88,17 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     client.socket.close();
   });
 
+  it("sends nothing more for an operation the client completed while it was being refused", async () => {
+    const client = await rawClient(server);
+    client.subscribe("gone", 'subscription { channel(name: "private-nobody") { event } }');
+    client.socket.send(JSON.stringify({ id: "gone", type: "complete" }));
+    client.subscribe("after", 'subscription { channel(name: "after-gone") { event } }');
+    await client.until(() => client.nexts("after").length === 1);
+    await sleep(50);
+    expect(client.messages.filter((m) => m.id === "gone")).toEqual([]);
+    client.socket.close();
+  });
+
   it("closes with 4409 when an operation id is reused while active", async () => {
     const client = await rawClient(server);
     client.subscribe("same", 'subscription { channel(name: "dup") { event } }');

@@ -204,7 +204,9 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
       });
       if (!isSubscriberQueue(source)) {
         // The subscribe resolver refused (FORBIDDEN, INVALID_CHANNEL_NAME, …) or the arguments
-        // were invalid: as graphql-ws does, one `next` with the errors, then `complete`.
+        // were invalid: as graphql-ws does, one `next` with the errors, then `complete` — unless
+        // the client completed it meanwhile (then nothing more is sent for its id).
+        if (this.#stopped) return this.#subscriber.ended(this);
         const errors = "errors" in source && source.errors ? source.errors.map((e) => maskError(e)) : [];
         this.#subscriber.send(head(this.id) + JSON.stringify({ errors }) + "}");
         this.#subscriber.send(complete(this.id));
