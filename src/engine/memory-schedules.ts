@@ -20,7 +20,7 @@ export function createMemorySchedules(options: { now?: () => number } = {}): Sch
   function entryOf(appId: string, id: string) {
     const records = apps.get(appId);
     const entry = records?.get(id);
-    if (entry?.expiresAt !== undefined && entry.expiresAt <= now()) {
+    if (entry && expired(entry)) {
       records!.delete(id);
       return undefined;
     }
@@ -29,15 +29,18 @@ export function createMemorySchedules(options: { now?: () => number } = {}): Sch
 
   const isActive = (record: ScheduleRecord) => record.nextRunAt !== undefined;
   const retain = (retainSeconds: number) => now() + retainSeconds * 1000;
+  const expired = (entry: { expiresAt?: number | undefined }) => entry.expiresAt !== undefined && entry.expiresAt <= now();
+  function countActive(appId: string): number {
+    let active = 0;
+    for (const { record } of apps.get(appId)?.values() ?? []) if (isActive(record)) active++;
+    return active;
+  }
 
   return {
     async add(appId, schedule, maxActive) {
       if (entryOf(appId, schedule.id)) return "exists";
-      const records = recordsOf(appId);
-      let active = 0;
-      for (const { record } of records.values()) if (isActive(record)) active++;
-      if (active >= maxActive) return "limit";
-      records.set(schedule.id, { record: { ...schedule, status: "SCHEDULED", runs: 0, nextRunAt: schedule.publishAt } });
+      if (countActive(appId) >= maxActive) return "limit";
+      recordsOf(appId).set(schedule.id, { record: { ...schedule, status: "SCHEDULED", runs: 0, nextRunAt: schedule.publishAt } });
       return "added";
     },
 
@@ -57,7 +60,7 @@ export function createMemorySchedules(options: { now?: () => number } = {}): Sch
       const due: { id: string; entry: { record: ScheduleRecord; expiresAt?: number } }[] = [];
       const records = apps.get(appId) ?? new Map();
       for (const [id, entry] of records) {
-        if (entry.expiresAt !== undefined && entry.expiresAt <= now()) records.delete(id); // retention over
+        if (expired(entry)) records.delete(id); // retention over
         else if (entry.record.nextRunAt !== undefined && entry.record.nextRunAt <= at) due.push({ id, entry });
       }
       due.sort((a, b) => a.entry.record.nextRunAt! - b.entry.record.nextRunAt!);
@@ -97,9 +100,7 @@ export function createMemorySchedules(options: { now?: () => number } = {}): Sch
     },
 
     async activeCount(appId) {
-      let active = 0;
-      for (const { record } of apps.get(appId)?.values() ?? []) if (isActive(record)) active++;
-      return active;
+      return countActive(appId);
     },
   };
 }
