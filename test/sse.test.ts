@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, OnChannelDocument, PublishDocument } from "./generated/graphql.ts";
-import { APP_ONE, gql, sleep, startHerald, type TestServer } from "./helpers/herald.ts";
+import { APP_ONE, gql, startHerald, type TestServer } from "./helpers/herald.ts";
 import { openSse } from "./helpers/sse.ts";
+import { eventually } from "./helpers/wait.ts";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 
 type Payload = { data?: { channel: { kind: string; event: string; data: unknown } }; errors?: { extensions: { code: string } }[] };
@@ -63,12 +64,7 @@ describe("subscriptions over SSE", () => {
     await sse.next(1);
     expect((await gql(server, ChannelDocument, { name: "counted" })).data?.channel.subscriptionCount).toBe(1);
     sse.close();
-    let count = 1;
-    for (let i = 0; i < 50 && count !== 0; i++) {
-      await sleep(20);
-      count = (await gql(server, ChannelDocument, { name: "counted" })).data!.channel.subscriptionCount;
-    }
-    expect(count).toBe(0);
+    await eventually(async () => (await gql(server, ChannelDocument, { name: "counted" })).data!.channel.subscriptionCount, 0);
   });
 
   it("refuses a subscription without a key, with UNAUTHENTICATED", async () => {
