@@ -1,5 +1,8 @@
 import Backendless from "backendless";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { HeraldCore } from "../src/core/herald.ts";
+import { useBackendlessApi } from "../src/rest/backendless/index.ts";
+import { expectTwinsInSchema } from "./helpers/route-twins.ts";
 import { APP_OFF, APP_ONE, connectWs, sleep, startHerald, subscribeChannel, type TestServer, type WsConnection } from "./helpers/herald.ts";
 
 /**
@@ -259,5 +262,23 @@ describe("Backendless Messaging API limits", () => {
     expect(error).toMatchObject({ code: 5912, status: 429 });
     // Publishing now is not scheduling: still allowed.
     expect((await app.Messaging.publish("c", 3)).status).toBe("published");
+  });
+});
+
+describe("the Backendless route table", () => {
+  // Building the table calls nothing on the core; the handlers are never run here.
+  const routes = useBackendlessApi({ core: {} as HeraldCore });
+
+  it("names the GraphQL twins of every messaging route, and they exist in the printed schema", () => {
+    const messaging = routes.filter((r) => r.path.includes("/messaging/"));
+    expect(messaging.map((r) => `${r.method} ${r.path} → ${r.twins.join(" | ")}`)).toEqual([
+      "POST /:appId/:apiKey/messaging/:channel → Mutation.publish | Mutation.schedule",
+      "POST /api/messaging/:channel → Mutation.publish | Mutation.schedule",
+      "GET /:appId/:apiKey/messaging/:messageId → Query.messageStatus",
+      "GET /api/messaging/:messageId → Query.messageStatus",
+      "DELETE /:appId/:apiKey/messaging/:messageId → Mutation.cancelScheduled",
+      "DELETE /api/messaging/:messageId → Mutation.cancelScheduled",
+    ]);
+    expectTwinsInSchema(routes);
   });
 });

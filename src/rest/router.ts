@@ -26,11 +26,19 @@ export interface RestResponse {
   readonly body?: unknown;
 }
 
+/** A root field of the GraphQL schema, e.g. `Mutation.publish`. */
+export type GraphQLTwin = `${"Query" | "Mutation"}.${string}`;
+
 export interface RestRoute {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   /** E.g. `/apps/:appId/events`; a `:name` segment matches one non-empty path segment. */
   readonly path: string;
   handle(request: RestRequest): Promise<RestResponse>;
+  /**
+   * The GraphQL fields that call the same core function (a test checks they exist); none for a
+   * route that only answers the vendor's SDK (e.g. Backendless' app info).
+   */
+  readonly twins: readonly GraphQLTwin[];
   /** The vendor's answer, in its own shape, for anything thrown (a `HeraldError` or not). */
   errorResponse(error: unknown): RestResponse;
 }

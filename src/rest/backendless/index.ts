@@ -14,7 +14,7 @@ import { assertEnabled } from "../../core/apps.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, MessageStatus } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
-import type { RestRequest, RestRoute } from "../router.ts";
+import type { GraphQLTwin, RestRequest, RestRoute } from "../router.ts";
 import { backendlessErrorResponse } from "./errors.ts";
 import { parseJsonBody } from "../parse-request.ts";
 import { headersOf, publishBody, secondsOf, timeOf } from "./requests.ts";
@@ -59,21 +59,22 @@ export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
   }
 
   /** The route under both path shapes. */
-  function routes(method: RestRoute["method"], suffix: string, handler: Handler): RestRoute[] {
+  function routes(method: RestRoute["method"], suffix: string, twins: GraphQLTwin[], handler: Handler): RestRoute[] {
     return [LEGACY, DOMAIN].map((base) => {
       return {
         method,
         path: base + suffix,
+        twins,
         handle: async (request: RestRequest) => ({ status: 200, body: await handler(request, authenticate(request)) }),
         errorResponse: backendlessErrorResponse,
       };
     });
   }
 
-  // The route table; each comment names the GraphQL twin, which calls the same core function.
+  // The route table; each route names its GraphQL twins, which call the same core functions.
   return [
-    // Mutation.publish, or Mutation.schedule with publishAt / repeatEvery / repeatExpiresAt
-    ...routes("POST", "/:channel", async (request, caller) => {
+    // publish, or schedule with publishAt / repeatEvery / repeatExpiresAt
+    ...routes("POST", "/:channel", ["Mutation.publish", "Mutation.schedule"], async (request, caller) => {
       const body = parseJsonBody(publishBody, request.rawBody);
       const input = {
         channels: [request.params.channel!],
@@ -90,14 +91,12 @@ export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
       return { status: statusWord[status.status], messageId: status.id };
     }),
 
-    // Query.messageStatus
-    ...routes("GET", "/:messageId", async (request, caller) => {
+    ...routes("GET", "/:messageId", ["Query.messageStatus"], async (request, caller) => {
       const status = await core.messageStatus(caller, request.params.messageId!);
       return { status: statusWord[status.status], messageId: status.id, errorMessage: status.errorMessage ?? null };
     }),
 
-    // Mutation.cancelScheduled
-    ...routes("DELETE", "/:messageId", async (request, caller) => {
+    ...routes("DELETE", "/:messageId", ["Mutation.cancelScheduled"], async (request, caller) => {
       const status = await core.cancelScheduled(caller, request.params.messageId!);
       return { status: "canceled", messageId: status.id };
     }),
@@ -106,10 +105,11 @@ export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
     {
       method: "GET",
       path: "/:appId/:apiKey/info",
+      twins: [],
       handle: async (request) => ({ status: 200, body: { appName: authenticate(request).app.name } }),
       errorResponse: backendlessErrorResponse,
     },
-    { method: "GET", path: "/api/info", handle: async () => ({ status: 200, body: {} }), errorResponse: backendlessErrorResponse },
+    { method: "GET", path: "/api/info", twins: [], handle: async () => ({ status: 200, body: {} }), errorResponse: backendlessErrorResponse },
   ];
 }
 

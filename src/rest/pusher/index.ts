@@ -10,7 +10,7 @@ import { channelKind, userChannel } from "../../core/channel-auth.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, ChannelInfo, PublishInput, PublishResult } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
-import type { RestRequest, RestRoute } from "../router.ts";
+import type { GraphQLTwin, RestRequest, RestRoute } from "../router.ts";
 import { parseJsonBody, parseQuery } from "../parse-request.ts";
 import { pusherErrorResponse } from "./errors.ts";
 import {
@@ -34,18 +34,10 @@ export interface PusherApiDeps {
 type BackendCaller = Extract<Caller, { role: "backend" }>;
 type Handler = (request: RestRequest, caller: BackendCaller) => Promise<unknown>;
 
-/** A root field of the GraphQL schema, e.g. `Mutation.publish`. */
-export type GraphQLTwin = `${"Query" | "Mutation"}.${string}`;
-
-/** A Pusher route and the GraphQL field that calls the same core function (a test checks it exists). */
-export interface PusherRoute extends RestRoute {
-  readonly twin: GraphQLTwin;
-}
-
 /** Pusher's `GET /channels` returns every occupied channel; this bounds one answer. */
 const MAX_CHANNELS_LISTED = 1000;
 
-export function usePusherApi({ core, config }: PusherApiDeps): PusherRoute[] {
+export function usePusherApi({ core, config }: PusherApiDeps): RestRoute[] {
   const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes };
 
   /** Pusher's signature, then the key's app must be the app in the path and enabled. */
@@ -59,11 +51,11 @@ export function usePusherApi({ core, config }: PusherApiDeps): PusherRoute[] {
     return { role: "backend", app: assertEnabled(app) };
   }
 
-  function route(method: RestRoute["method"], path: string, twin: GraphQLTwin, handler: Handler): PusherRoute {
+  function route(method: RestRoute["method"], path: string, twin: GraphQLTwin, handler: Handler): RestRoute {
     return {
       method,
       path,
-      twin,
+      twins: [twin],
       handle: async (request) => ({ status: 200, body: await handler(request, authenticate(request)) }),
       errorResponse: pusherErrorResponse,
     };
