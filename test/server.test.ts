@@ -73,6 +73,12 @@ describe("readiness follows the engine", () => {
       const ready = await fetch(`${server.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({ engine: "redis" });
+      // What a backend sees meanwhile: 503 ENGINE_UNAVAILABLE, as the README's error table says.
+      const startedAt = Date.now();
+      const published = await gql(server, PublishDocument, { input: { channels: ["while-down"] } });
+      expect(published.errors?.[0]?.extensions?.code).toBe("ENGINE_UNAVAILABLE");
+      expect(published.status).toBe(503);
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
       await server.close();
       await engine!.close().catch(() => {});
     } finally {

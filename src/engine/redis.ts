@@ -7,6 +7,7 @@ import { createRedisHistory } from "./redis-history.ts";
 import { isChannelMessage, withoutPosition } from "./channel-message.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
+import { ErrorCode, HeraldError } from "../errors.ts";
 import type {
   ChannelCounts,
   ChannelMessage,
@@ -149,10 +150,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     return count;
   }
 
-  return {
+  return withUnavailable({
     kind: "redis",
-    presence,
-    schedules: createRedisSchedules(publisher, prefix),
+    presence: withUnavailable(presence),
+    schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];
@@ -249,7 +250,42 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await publisher.zrem(instancesKey, instanceId).catch(onError);
       await pubsub.close().catch(onError);
     },
+  });
+}
+
+/** ioredis's ways of saying Redis could not be reached (not Redis's own error replies). */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
+function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    error.message === "Connection is closed." ||
+    error.message.startsWith("Stream isn't writeable") ||
+    UNREACHABLE_CODES.has((error as NodeJS.ErrnoException).code ?? "")
+  );
+}
+
+/**
+ * `target` with every method's failure to reach Redis turned into ENGINE_UNAVAILABLE (503 on
+ * every surface), at the one depth that knows what such a failure looks like; anything else
+ * (a Redis error reply, a bug) passes as it is.
+ */
+function withUnavailable<T extends object>(target: T): T {
+  const translate = (error: unknown): never => {
+    if (!isUnreachable(error)) throw error;
+    throw new HeraldError(ErrorCode.EngineUnavailable, `Redis is unreachable: ${(error as Error).message}`);
   };
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(target)) {
+    wrapped[name] =
+      typeof value === "function"
+        ? (...args: unknown[]) => {
+            const result: unknown = value.apply(target, args);
+            return result instanceof Promise ? result.catch(translate) : result;
+          }
+        : value;
+  }
+  return wrapped as T;
 }
 
 /** KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, channel name. */

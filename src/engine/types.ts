@@ -152,6 +152,11 @@ export interface MessageStatusRecord {
   readonly errorMessage?: string | undefined;
 }
 
+/**
+ * The broker and store behind the core. A method that cannot reach its backing store (Redis
+ * down) rejects with a `HeraldError` ENGINE_UNAVAILABLE, which every surface answers with 503;
+ * any other rejection is a bug or an error reply and surfaces as an internal error.
+ */
 export interface Engine {
   readonly kind: "memory" | "redis";
   readonly presence: PresenceStore;
