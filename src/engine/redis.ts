@@ -226,7 +226,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         if (result.length >= first) break;
         const subscriptionCount = await countOf(appId, name, live);
         if (subscriptionCount > 0) result.push({ name, subscriptionCount });
-        else await publisher.srem(channelsKey(appId), name);
+        else await runScript(publisher, CHANNEL_PRUNED, [subsKey(appId, name), channelsKey(appId), name]);
       }
       return result;
     },
@@ -294,6 +294,18 @@ const SUBSCRIBER_ADDED = luaScript(
   `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash, the app's channel set; ARGV: channel name. Drops the channel
+ * from the set only if no instance counts a subscription by now (dead instances' fields were
+ * pruned just before): a subscribe counted since the caller looked keeps it listed.
+ */
+const CHANNEL_PRUNED = luaScript(
+  2,
+  `
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 `,
 );
 
