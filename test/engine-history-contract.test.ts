@@ -112,6 +112,37 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     expect(history).toEqual({ messages: liveA, offset: 100, epoch: liveA[0]!.epoch, recoverable: true });
   });
 
+  it("numbers publishes issued at once (not awaited one by one) in call order, per channel and app, with their statuses", async () => {
+    // The Redis engine carries concurrent publishes in shared script calls (group commit, at
+    // most 64 per call): 300 at once cross several calls and mix channels, apps and statuses.
+    const [a] = await start();
+    const x = freshChannel("burst-x");
+    const y = freshChannel("burst-y");
+    const heard = { one: collector(), other: collector(), y: collector() };
+    await a.subscribe("app", x, heard.one.listener);
+    await a.subscribe("other-app", x, heard.other.listener);
+    await a.subscribe("app", y, heard.y.listener);
+    const calls = Array.from({ length: 300 }, (_, n) => {
+      const app = n % 3 === 0 ? "other-app" : "app";
+      const messages = n % 5 === 0 ? [message(x, n), message(y, n)] : [message(x, n)];
+      const id = messages[0]!.id;
+      const statuses = n % 2 === 0 ? { records: [{ id, status: "PUBLISHED" as const, channels: [x], runs: 1 }], ttlSeconds: 60 } : undefined;
+      return { app, messages, id, promise: a.publish(app, messages, statuses ? { statuses } : {}) };
+    });
+    await Promise.all(calls.map((c) => c.promise));
+    const ns = (messages: readonly ChannelMessage[]) => messages.map((m) => (m.data as { n: number }).n);
+    for (const [listener, app, channel] of [[heard.one, "app", x], [heard.other, "other-app", x], [heard.y, "app", y]] as const) {
+      const expected = calls.filter((c) => c.app === app && c.messages.some((m) => m.channel === channel));
+      const live = await listener.until(expected.length);
+      expect(ns(live)).toEqual(expected.map((c) => (c.messages[0]!.data as { n: number }).n));
+      expect(offsets(live)).toEqual(range(1, expected.length));
+    }
+    for (const call of calls.filter((_, n) => n % 2 === 0)) {
+      expect((await a.getMessageStatus(call.app, call.id))?.status).toBe("PUBLISHED");
+    }
+    expect(await a.getMessageStatus(calls[1]!.app, calls[1]!.id)).toBeUndefined();
+  });
+
   it("numbers each channel on its own within one publish call", async () => {
     const [a, b] = await start();
     const x = freshChannel("x");

@@ -15,7 +15,10 @@ export interface RedisHistoryOptions {
 }
 
 export interface RedisHistory {
-  /** Appends the messages to their channels' streams and publishes them (and sets `statuses`), in one atomic step. */
+  /**
+   * Appends the messages to their channels' streams and publishes them (and sets `statuses`), in
+   * one atomic step; concurrent appends may share that step (group commit), in call order.
+   */
   append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
   claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
@@ -28,28 +31,28 @@ export interface StatusWrites {
 }
 
 /**
- * Appends the messages of one publish: per channel, assigns their offsets, adds them to the
- * stream and publishes them, all in one atomic step, so every subscriber on every instance
- * receives a channel's messages in offset order, and a reader that subscribed before reading the
- * stream gets every later offset live.
+ * Appends the messages of one or more publishes: per channel, assigns their offsets, adds them
+ * to the stream and publishes them, all in one atomic step, so every subscriber on every
+ * instance receives a channel's messages in offset order, and a reader that subscribed before
+ * reading the stream gets every later offset live.
  *
  * KEYS: s status keys, then per channel: meta hash (`epoch`, `offset` = last offset), stream
  * (entry id = `<offset>-0`, field `m` = the message JSON as published).
  * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
- * meta, ARGV[4] the statuses' TTL seconds, ARGV[5] s, then the s status values, then per channel
- * (in KEYS order): its pub/sub channel, its message count n, and its n messages as JSON objects
- * without their closing brace.
+ * meta, ARGV[4] s, then per status its value and TTL seconds, then per channel (in KEYS order):
+ * its pub/sub channel, its message count n, and its n messages as JSON objects without their
+ * closing brace.
  *
  * One call for every channel of a publish and its statuses (one command instead of one per
  * channel and one per status) is for a standalone Redis, which the engine connects to; the keys
  * keep their hash tags, so a cluster-aware caller would make one call per slot instead.
  */
 const APPEND_SCRIPT = luaScript(0, `
-local statuses = tonumber(ARGV[5])
+local statuses = tonumber(ARGV[4])
 for s = 1, statuses do
-  redis.call('SET', KEYS[s], ARGV[5 + s], 'EX', ARGV[4])
+  redis.call('SET', KEYS[s], ARGV[3 + 2 * s], 'EX', ARGV[4 + 2 * s])
 end
-local a = 6 + statuses
+local a = 5 + 2 * statuses
 for k = statuses + 1, #KEYS, 2 do
   local meta, stream, topic, count = KEYS[k], KEYS[k + 1], ARGV[a], tonumber(ARGV[a + 1])
   local epoch = redis.call('HGET', meta, 'epoch')
@@ -108,6 +111,18 @@ return {epoch, top, 1, entries}
 `);
 
 type StreamEntry = [id: string, fields: string[]];
+
+/** An append waiting for the script call that carries it. */
+interface PendingAppend {
+  readonly appId: string;
+  readonly messages: readonly ChannelMessage[];
+  readonly statuses: StatusWrites | undefined;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Publishes carried by one append call at most; the rest wait for the next (Redis runs a script alone). */
+const MAX_APPENDS_PER_CALL = 64;
 type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: StreamEntry[]];
 
 
@@ -130,36 +145,74 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
     return undefined;
   }
 
+  /**
+   * Group commit: while one append script is in flight, later appends wait in `queue`, and the
+   * next call carries all of them (up to MAX_APPENDS_PER_CALL), in call order. A lone publish
+   * goes at once; under load one script call (and one round trip) serves many publishes, and
+   * publishes to the same channel share its meta reads and TTL refreshes. Per channel, offsets
+   * follow call order, as they did with one call per publish.
+   */
+  let queue: PendingAppend[] = [];
+  let appending = false;
+
+  function appendQueued(): void {
+    const batch = queue.length <= MAX_APPENDS_PER_CALL ? queue : queue.slice(0, MAX_APPENDS_PER_CALL);
+    queue = batch === queue ? [] : queue.slice(MAX_APPENDS_PER_CALL);
+    appending = true;
+    const settle = (error?: unknown) => {
+      for (const pending of batch) {
+        if (error === undefined) pending.resolve();
+        else pending.reject(error);
+      }
+      appending = false;
+      if (queue.length > 0) appendQueued();
+    };
+    let call: Promise<unknown>;
+    try {
+      call = runScript(client, APPEND_SCRIPT, ...appendArguments(batch));
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    call.then(() => settle(), (error: unknown) => settle(error ?? new Error("append failed")));
+  }
+
+  /** KEYS and ARGV of one append call for `batch` (see APPEND_SCRIPT), and the number of keys. */
+  function appendArguments(batch: readonly PendingAppend[]): [(string | number)[], number] {
+    const statusKeys: string[] = [];
+    const statusArgs: (string | number)[] = [];
+    /** Per channel key (in order of first appearance), its topic and messages, in call order. */
+    const byChannel = new Map<string, string[]>();
+    // The script appends `,"offset":…,"epoch":"…"}` to each message: send them without the `}`.
+    const json = (message: ChannelMessage) => JSON.stringify(withoutPosition(message)).slice(0, -1);
+    for (const { appId, messages, statuses } of batch) {
+      for (const write of statuses?.writes ?? []) {
+        statusKeys.push(write.key);
+        statusArgs.push(write.json, statuses!.ttlSeconds);
+      }
+      for (const message of messages) {
+        const key = channelKey(appId, message.channel);
+        const jsons = byChannel.get(key);
+        if (jsons) jsons.push(json(message));
+        else byChannel.set(key, [json(message)]);
+      }
+    }
+    const keys: (string | number)[] = statusKeys;
+    const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, ...statusArgs];
+    for (const [key, jsons] of byChannel) {
+      keys.push(`${key}:meta`, `${key}:history`);
+      args.push(key, jsons.length, ...jsons);
+    }
+    return [keys.concat(args), keys.length];
+  }
+
   return {
-    async append(appId, messages, statuses) {
+    append(appId, messages, statuses) {
       const writes = statuses?.writes ?? [];
-      if (messages.length === 0 && writes.length === 0) return;
-      const keys: (string | number)[] = [];
-      const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statuses?.ttlSeconds ?? 0, writes.length];
-      for (const write of writes) {
-        keys.push(write.key);
-        args.push(write.json);
-      }
-      const addChannel = (channel: string, jsons: readonly string[]) => {
-        const key = channelKey(appId, channel);
-        keys.push(`${key}:meta`, `${key}:history`);
-        args.push(key, jsons.length, ...jsons);
-      };
-      // The script appends `,"offset":…,"epoch":"…"}` to each message: send them without the `}`.
-      const json = (message: ChannelMessage) => JSON.stringify(withoutPosition(message)).slice(0, -1);
-      if (messages.length === 1) {
-        addChannel(messages[0]!.channel, [json(messages[0]!)]);
-      } else {
-        /** Per channel (in order of first appearance), its messages, in array order. */
-        const byChannel = new Map<string, string[]>();
-        for (const message of messages) {
-          const jsons = byChannel.get(message.channel);
-          if (jsons) jsons.push(json(message));
-          else byChannel.set(message.channel, [json(message)]);
-        }
-        for (const [channel, jsons] of byChannel) addChannel(channel, jsons);
-      }
-      await runScript(client, APPEND_SCRIPT, keys.concat(args), keys.length);
+      if (messages.length === 0 && writes.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ appId, messages, statuses, resolve, reject });
+        if (!appending) appendQueued();
+      });
     },
 
     async read(appId, channel, { since, limit }) {
