@@ -69,6 +69,9 @@ describe.each(ENGINES)("Pusher HTTP API with the official SDK ($name engine)", (
       const data = JSON.stringify({ text: "héllo wörld ✓ 🎉", spaced: "a  b\tc" }, null, 2);
       const response = await sdk(APP_ONE).trigger("pusher-one", "greeting", data);
       expect(response.status).toBe(200);
+      // A plain JSON answer of stated length, not a chunked stream.
+      expect(response.headers.get("content-length")).toBe("2");
+      expect(response.headers.get("transfer-encoding")).toBeNull();
       expect(await response.json()).toEqual({});
       const [event] = await sub.messages(1);
       expect(event).toMatchObject({ kind: "MESSAGE", channel: "pusher-one", event: "greeting", data });

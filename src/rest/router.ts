@@ -109,8 +109,10 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     }
     const isText = typeof response.body === "string";
     const body = response.body === undefined ? "" : isText ? (response.body as string) : JSON.stringify(response.body);
+    // With its length stated the body goes out as is (not chunked), headers and body in one write.
     res.writeHead(response.status, {
       "content-type": isText ? "text/plain; charset=utf-8" : "application/json",
+      "content-length": String(Buffer.byteLength(body)),
       ...response.headers,
     });
     res.end(body);
