@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type RestJob } from "./lib/jobs.ts";
+import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type RestJob, type RestResult } from "./lib/jobs.ts";
 import { forkGenerator, killChildrenOnExit, REPO_ROOT, stopAll } from "./lib/processes.ts";
 import { createPublisher, REQUEST_TIMEOUT_MS } from "./lib/publisher.ts";
 import {
@@ -220,33 +220,55 @@ async function runScenario(scenario: Scenario, options: Options, runPrefix: stri
       }),
     ),
   );
-  const runs: TargetRun[] = [];
+  const rounds = scenario.kind === "rest" ? scenario.rounds : 1;
+  /** Per target, its run of every round. */
+  const roundRuns: TargetRun[][] = scenario.targets.map(() => []);
   try {
-    for (const [i, name] of scenario.targets.entries()) {
-      const startedAt = performance.now();
-      const outcome = started[i]!;
-      const seconds = () => (performance.now() - startedAt) / 1000;
-      let run: TargetRun;
-      if (outcome.status === "rejected") {
-        run = { target: name, error: `could not start: ${(outcome.reason as Error).message}`, seconds: seconds() };
-      } else {
-        run = await runTarget(scenario, outcome.value, options).then(
-          (result): TargetRun => ({ target: name, ...result, seconds: seconds() }),
-          (error: Error): TargetRun => ({ target: name, error: error.message, seconds: seconds() }),
-        );
-        await outcome.value.stop();
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(`    round ${round} of ${rounds}`);
+      for (const [i, name] of scenario.targets.entries()) {
+        const startedAt = performance.now();
+        const outcome = started[i]!;
+        const seconds = () => (performance.now() - startedAt) / 1000;
+        let run: TargetRun;
+        if (outcome.status === "rejected") {
+          run = { target: name, error: `could not start: ${(outcome.reason as Error).message}`, seconds: seconds() };
+        } else {
+          run = await runTarget(scenario, outcome.value, options).then(
+            (result): TargetRun => ({ target: name, ...result, seconds: seconds() }),
+            (error: Error): TargetRun => ({ target: name, error: error.message, seconds: seconds() }),
+          );
+          if (round === rounds) await outcome.value.stop();
+        }
+        console.log(`    ${summarize(run)}`);
+        if (run.error?.includes("\n")) console.log(indent(run.error.split("\n").slice(1).join("\n"), 8));
+        for (const note of run.result?.notes ?? []) console.log(`      ! ${note}`);
+        const busy = busyMachineWarning(run);
+        if (busy) console.log(`      ! ${busy}`);
+        roundRuns[i]!.push(run);
       }
-      console.log(`    ${summarize(run)}`);
-      if (run.error?.includes("\n")) console.log(indent(run.error.split("\n").slice(1).join("\n"), 8));
-      for (const note of run.result?.notes ?? []) console.log(`      ! ${note}`);
-      const busy = busyMachineWarning(run);
-      if (busy) console.log(`      ! ${busy}`);
-      runs.push(run);
     }
   } finally {
     await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
   }
+  const runs = roundRuns.map(medianRound);
+  if (rounds > 1) for (const run of runs) console.log(`    median ${summarize(run)}`);
   return { scenario, runs, heraldSource };
+}
+
+/**
+ * One target's runs of every round as one run: the round with the median requests/s (a REST
+ * result), with every round's figure listed; a failed round fails the target.
+ */
+function medianRound(runs: readonly TargetRun[]): TargetRun {
+  if (runs.length === 1) return runs[0]!;
+  const failed = runs.find((run) => run.result?.kind !== "rest");
+  if (failed) return failed;
+  const perSecond = runs.map((run) => (run.result as RestResult).requestsPerSecond);
+  const sorted = runs.slice().sort((a, b) => (a.result as RestResult).requestsPerSecond - (b.result as RestResult).requestsPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const seconds = runs.reduce((sum, run) => sum + run.seconds, 0);
+  return { ...median, seconds, result: { ...(median.result as RestResult), roundsRequestsPerSecond: perSecond } };
 }
 
 async function runTarget(scenario: Scenario, target: RunningTarget, options: Options): Promise<Pick<TargetRun, "result" | "unavailable">> {
@@ -266,7 +288,8 @@ const indent = (text: string, spaces: number) =>
 
 function describe(scenario: Scenario): string {
   if (scenario.kind === "rest") {
-    return `${scenario.description}; ${scenario.concurrency} connections for ${scenario.durationMs / 1000} s`;
+    const rounds = scenario.rounds > 1 ? `, ${scenario.rounds} rounds per server interleaved with the other's, median round` : "";
+    return `${scenario.description}; ${scenario.concurrency} connections for ${scenario.durationMs / 1000} s${rounds}`;
   }
   const shape = `${scenario.subscribers.toLocaleString("en-US")} subscribers over ${scenario.channels} channel(s)` +
     (scenario.instances > 1 ? ` on ${scenario.instances} instances` : "");

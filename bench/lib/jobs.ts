@@ -152,6 +152,8 @@ export interface RestResult {
   readonly latencyMs: Percentiles;
   readonly cpu: CpuFigures;
   readonly notes: readonly string[];
+  /** Requests/s of every round of this target, in run order (the figures above are the median round's). */
+  readonly roundsRequestsPerSecond?: readonly number[];
 }
 
 export type LoadResult = FanoutResult | RestResult;

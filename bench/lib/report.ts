@@ -243,7 +243,8 @@ export function summarize(run: TargetRun): string {
   if (!run.result) return `${label} error: ${run.error?.split("\n", 1)[0]} ${took}`;
   const r = run.result;
   if (r.kind === "rest") {
-    return `${label} ${formatNumber(r.requestsPerSecond)} req/s, ${formatNumber(r.requestsPerCpuSecond)} req/CPU-s, p99 ${formatNumber(r.latencyMs.p99)} ms, ${cpuText(r.cpu)} ${took}`;
+    const rounds = r.roundsRequestsPerSecond ? ` (rounds: ${r.roundsRequestsPerSecond.map(formatNumber).join(", ")} req/s)` : "";
+    return `${label} ${formatNumber(r.requestsPerSecond)} req/s, ${formatNumber(r.requestsPerCpuSecond)} req/CPU-s, p99 ${formatNumber(r.latencyMs.p99)} ms, ${cpuText(r.cpu)} ${took}${rounds}`;
   }
   if (!r.delivery) {
     return `${label} ${formatNumber(r.memory.perConnectionKb)} KB/connection, connect p50 ${formatNumber(r.connect.perSubscriberMs.p50)} ms, ${r.connect.failed} failed ${took}`;

@@ -30,6 +30,11 @@ export interface RestScenario {
   readonly concurrency: number;
   readonly warmupMs: number;
   readonly durationMs: number;
+  /**
+   * Measurements per target, interleaved (Herald, bare, Herald, bare, …): the machine's speed
+   * drifts over seconds, so the round with the median requests/s stands for each target.
+   */
+  readonly rounds: number;
 }
 
 export type Scenario = FanoutScenario | RestScenario;
@@ -100,6 +105,7 @@ export function scenarios(quick: boolean): Scenario[] {
       concurrency: size(16, 8),
       warmupMs: size(1_000, 300),
       durationMs: size(5_000, 1_500),
+      rounds: size(5, 1),
     },
     {
       kind: "fanout",
