@@ -54,7 +54,7 @@ export interface Config {
   readonly limits: Limits;
   /** How long a published message's status (`messageStatus`) is kept. */
   readonly messageStatusTtlSeconds: number;
-  /** Messages each channel's history keeps. */
+  /** Messages each channel's history keeps; 0: no history (messages get no offset, nothing resumes). */
   readonly historySize: number;
   /** A channel's history expires this long after its last publish (then its epoch changes). */
   readonly historyTtlSeconds: number;
@@ -133,7 +133,7 @@ const envSchema = z.object({
   HERALD_MAX_USER_INFO_BYTES: int(2, 1024 * 1024).default(1024),
   HERALD_MAX_USER_ID_LENGTH: int(1, 10_000).default(128),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
-  HERALD_HISTORY_SIZE: int(1, 1_000_000).default(100),
+  HERALD_HISTORY_SIZE: int(0, 1_000_000).default(100),
   HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
   HERALD_IDEMPOTENCY_WINDOW_SECONDS: int(1, 7 * 24 * 3600).default(300),
   HERALD_INSTANCE_HEARTBEAT_MS: int(100, 600_000).default(5_000),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ChannelHistoryDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
+import { ChannelHistoryDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
 import { connectWs, gql, sleep, subscribeChannel, type ChannelEventOf, type TestServer, usePair } from "./helpers/herald.ts";
 import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
 
@@ -124,5 +124,43 @@ describe.each(ENGINES)("history, resume and idempotent publish ($name)", ({ redi
     await Promise.all(publishers);
     expect(failures).toEqual([]);
     expect(counts.reduce((x, y) => x + y, 0)).toBeGreaterThan(50);
+  });
+});
+
+describe.each(ENGINES)("history off: HERALD_HISTORY_SIZE=0 ($name)", ({ redis, skip }) => {
+  const { a, b } = usePair({ redis, skip }, uniquePrefix("history-off"), { HERALD_HISTORY_SIZE: "0" });
+  const publish = (server: TestServer, channel: string, data: unknown) => gql(server, PublishDocument, { input: { channels: [channel], data } });
+
+  it.skipIf(skip)("fans messages out without an offset, keeps none, and still records their status", async () => {
+    const ws = connectWs(a);
+    const sub = subscribeChannel(ws, "unkept");
+    await sub.subscribed;
+    const published = await publish(b, "unkept", 1);
+    await publish(b, "unkept", 2);
+    const live = await sub.messages(2);
+    expect(live.map((e) => [e.data, e.offset, e.epoch])).toEqual([
+      [1, null, null],
+      [2, null, null],
+    ]);
+    const history = await gql(a, ChannelHistoryDocument, { name: "unkept", limit: 0 });
+    expect(history.data!.channel.history.messages).toEqual([]);
+    const tooMany = await gql(a, ChannelHistoryDocument, { name: "unkept", limit: 1 });
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: "BAD_REQUEST", limit: 0 });
+    const status = await gql(a, MessageStatusDocument, { id: published.data!.publish.id });
+    expect(status.data!.messageStatus).toMatchObject({ status: "PUBLISHED", channels: ["unkept"] });
+    await ws.dispose();
+  });
+
+  it.skipIf(skip)("answers every resume with recovered: false, even from the channel's own current position", async () => {
+    const { offset, epoch } = (await gql(a, ChannelHistoryDocument, { name: "gone", limit: 0 })).data!.channel.history;
+    await publish(b, "gone", "missed");
+    const ws = connectWs(b);
+    const sub = subscribeChannel(ws, "gone", { since: { offset, epoch } });
+    expect(await sub.subscribed).toMatchObject({ kind: "SUBSCRIBED", recovered: false });
+    await publish(a, "gone", "live");
+    expect((await sub.messages(1)).map((e) => e.data)).toEqual(["live"]);
+    const since = await gql(a, ChannelHistoryDocument, { name: "gone", limit: 0, since: { offset, epoch } });
+    expect(since.data!.channel.history.recoverable).toBe(false);
+    await ws.dispose();
   });
 });

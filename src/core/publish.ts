@@ -36,6 +36,8 @@ export interface PublishDeps {
   messageStatusTtlSeconds: number;
   /** A caller-supplied message id seen again within this window is not published again. */
   idempotencyWindowSeconds: number;
+  /** False (HERALD_HISTORY_SIZE=0): messages are only fanned out, with no offset and nothing appended. */
+  keepHistory: boolean;
   now: () => Date;
   /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
   countsFor(app: App, channel: string, withUsers: boolean): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
@@ -60,7 +62,7 @@ export interface DeliverOptions {
   readonly deduplicate?: boolean;
 }
 
-export function createPublisher({ engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, now, countsFor }: PublishDeps): Publisher {
+export function createPublisher({ engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, keepHistory, now, countsFor }: PublishDeps): Publisher {
   function prepare(input: PublishInput, options: PublishOptions): PreparedEvent {
     if (!Array.isArray(input.channels)) throw new HeraldError(ErrorCode.BadRequest, "channels must be a list");
     const channels = validateChannelList(input.channels, limits);
@@ -118,7 +120,10 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
       const records = recordStatus
         ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
         : [];
-      await engine.publish(app.id, messages, records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : undefined);
+      await engine.publish(app.id, messages, {
+        history: keepHistory,
+        ...(records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : {}),
+      });
       // No duplicate and no counts asked for (the usual publish): the results are at hand.
       if (!fresh && all.every((e) => e.info.size === 0)) {
         return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));
