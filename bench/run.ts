@@ -217,6 +217,7 @@ async function runScenario(scenario: Scenario, options: Options, runPrefix: stri
         redisPrefix: `${runPrefix}${scenario.name}:${name}:`,
         subscribers,
         nodeArgs: options.nodeArgs,
+        heraldEnv: scenario.heraldEnv,
       }),
     ),
   );

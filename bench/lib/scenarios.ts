@@ -20,6 +20,8 @@ export interface FanoutScenario {
   /** 0: connect, subscribe and read memory only. */
   readonly messages: number;
   readonly publishRate: number;
+  /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
+  readonly heraldEnv?: Readonly<Record<string, string>>;
 }
 
 export interface RestScenario {
@@ -35,6 +37,8 @@ export interface RestScenario {
    * drifts over seconds, so the round with the median requests/s stands for each target.
    */
   readonly rounds: number;
+  /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
+  readonly heraldEnv?: Readonly<Record<string, string>>;
 }
 
 export type Scenario = FanoutScenario | RestScenario;
@@ -98,6 +102,20 @@ export function scenarios(quick: boolean): Scenario[] {
       publishRate: 20,
     },
     {
+      kind: "fanout",
+      name: "broadcast-half",
+      focus: "latency",
+      description:
+        "broadcast at half the rate: 100k deliveries/s is the issue's rate for a machine where the limit server does 180k per CPU-second; here it does about 100k",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(150, 20),
+      publishRate: size(25, 20),
+    },
+    {
       kind: "rest",
       name: "rest",
       description: "Pusher-signed POST /apps/:appId/events, closed loop, no subscribers",
@@ -106,6 +124,17 @@ export function scenarios(quick: boolean): Scenario[] {
       warmupMs: size(1_000, 300),
       durationMs: size(5_000, 1_500),
       rounds: size(5, 1),
+    },
+    {
+      kind: "rest",
+      name: "rest-no-history",
+      description: "the rest scenario with Herald's history off (HERALD_HISTORY_SIZE=0: a plain PUBLISH, as the bare handler does)",
+      targets: REST_TARGETS,
+      concurrency: size(16, 8),
+      warmupMs: size(1_000, 300),
+      durationMs: size(5_000, 1_500),
+      rounds: size(5, 1),
+      heraldEnv: { HERALD_HISTORY_SIZE: "0" },
     },
     {
       kind: "fanout",

@@ -44,6 +44,8 @@ export interface StartOptions {
   readonly subscribers: number;
   /** Extra `node` arguments of every server process (`--profile` adds `--cpu-prof`). */
   readonly nodeArgs: readonly string[];
+  /** Herald's environment on top of the bench's own (the scenario's `heraldEnv`). */
+  readonly heraldEnv?: Readonly<Record<string, string>>;
 }
 
 const referenceEnv = (port: number, { redisUrl, redisPrefix }: StartOptions) => ({
@@ -61,7 +63,7 @@ const SPECS: Record<TargetName, TargetSpec> = {
     script: "src/main.ts",
     readyPath: "/readyz",
     ready: "subscribed-event",
-    env: (port, { redisUrl, redisPrefix, subscribers }) => ({
+    env: (port, { redisUrl, redisPrefix, subscribers, heraldEnv }) => ({
       PORT: String(port),
       HOST: "127.0.0.1",
       REDIS_URL: redisUrl,
@@ -76,6 +78,7 @@ const SPECS: Record<TargetName, TargetSpec> = {
       // Large enough that a queue building up shows as latency, not as dropped subscribers.
       HERALD_SUBSCRIBER_QUEUE_LENGTH: "100000",
       HERALD_MESSAGE_STATUS_TTL_SECONDS: "300",
+      ...heraldEnv,
     }),
     publish: (url) => ({ kind: "graphql", url, secret: DEV_APP.secret }),
   },
