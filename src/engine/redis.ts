@@ -53,8 +53,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   // of them onto the pipeline auto-pipelining builds every tick.
   const publisher = new Redis(url, { ...redisOptions, enableAutoPipelining: true });
   const subscriber = new Redis(url, redisOptions);
-  for (const client of [publisher, subscriber]) client.on("error", onError);
-  await Promise.all([publisher.connect(), subscriber.connect()]);
+  // Appends (history + publish) on their own ordered connection: see createRedisHistory.
+  const appender = new Redis(url, redisOptions);
+  for (const client of [publisher, subscriber, appender]) client.on("error", onError);
+  await Promise.all([publisher.connect(), subscriber.connect(), appender.connect()]);
 
   // RedisPubSub fires UNSUBSCRIBE without handling its promise: while Redis is down that would
   // be an unhandled rejection (and a crash). Handle it here, once, for every caller.
@@ -67,7 +69,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     };
   }
   const pubsub = new RedisPubSub({ publisher, subscriber });
-  const history = createRedisHistory(publisher, { prefix, historySize: options.historySize, historyTtlSeconds: options.historyTtlSeconds, onError });
+  const history = createRedisHistory(publisher, {
+    prefix,
+    historySize: options.historySize,
+    historyTtlSeconds: options.historyTtlSeconds,
+    onError,
+    appender,
+  });
   const { channel: channelTopic, subs: subsKey, channels: channelsKey, status: statusKey, instances: instancesKey } = redisKeys(prefix);
 
   /** Channels this instance is subscribed to: their subscriptions, and the SUBSCRIBE in flight. */
@@ -249,6 +257,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await presence.reap(instanceId).catch(onError);
       await publisher.zrem(instancesKey, instanceId).catch(onError);
       await pubsub.close().catch(onError);
+      await appender.quit().catch(onError);
     },
   });
 }
