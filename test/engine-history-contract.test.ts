@@ -143,6 +143,33 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     expect(await a.getMessageStatus(calls[1]!.app, calls[1]!.id)).toBeUndefined();
   });
 
+  it("carries appends of any size: many large publishes at once all land", async () => {
+    // 70 publishes of 2,560 messages each: together far past what one call's arguments hold.
+    const [a] = await start();
+    const channels = Array.from({ length: 32 }, (_, i) => freshChannel(`large-${i}`));
+    const calls = Array.from({ length: 70 }, (_, n) => a.publish("app", channels.flatMap((c) => Array.from({ length: 80 }, (_, i) => message(c, n * 80 + i)))));
+    await Promise.all(calls);
+    const last = await a.history("app", channels[31]!, { limit: 1 });
+    expect(last.offset).toBe(5_600);
+    expect((last.messages[0]!.data as { n: number }).n).toBe(5_599);
+  });
+
+  it("reads a publish's status right after the call, before it resolved, and sends what was published before closing", async () => {
+    const [a] = await start();
+    const busy = freshChannel("busy");
+    const channel = freshChannel("status-now");
+    // A large append in flight, so the next one waits its turn.
+    const inFlight = a.publish("app", Array.from({ length: 2_000 }, (_, i) => message(busy, i)));
+    const m = message(channel, 1);
+    const published = a.publish("app", [m], { statuses: { records: [{ id: m.id, status: "PUBLISHED", channels: [channel], runs: 1 }], ttlSeconds: 60 } });
+    expect((await a.getMessageStatus("app", m.id))?.status).toBe("PUBLISHED");
+    await Promise.all([inFlight, published]);
+    const queued = Array.from({ length: 300 }, (_, i) => a.publish("app", [message(channel, i + 2)]));
+    await a.close();
+    const outcomes = await Promise.allSettled(queued);
+    expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);
+  });
+
   it("numbers each channel on its own within one publish call", async () => {
     const [a, b] = await start();
     const x = freshChannel("x");

@@ -79,6 +79,19 @@ describe("readiness follows the engine", () => {
       expect(published.errors?.[0]?.extensions?.code).toBe("ENGINE_UNAVAILABLE");
       expect(published.status).toBe(503);
       expect(Date.now() - startedAt).toBeLessThan(10_000);
+      // Publishes queued behind one another all fail together, not one batch per reconnect cycle.
+      const settledAt: number[] = [];
+      const down = Array.from({ length: 200 }, (_, i) =>
+        engine!
+          .publish("app", [{ id: `down-${i}`, channel: "while-down", event: "e", data: i, headers: {}, publishedAt: new Date().toISOString() }])
+          .then(
+            () => "published",
+            (error: { code?: string }) => error.code,
+          )
+          .finally(() => settledAt.push(Date.now())),
+      );
+      expect(new Set(await Promise.all(down))).toEqual(new Set(["ENGINE_UNAVAILABLE"]));
+      expect(Math.max(...settledAt) - Math.min(...settledAt)).toBeLessThan(1_500);
       await server.close();
       await engine!.close().catch(() => {});
     } finally {

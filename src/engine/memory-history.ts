@@ -79,7 +79,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
       const stream = streamOf(keyOf(appId, message.channel), at);
       const offset = ++stream.offset;
       const appended: ChannelMessage = { ...withoutPosition(message), offset, epoch: stream.epoch };
-      stream.ring[(offset - 1) % historySize] = appended;
+      if (historySize > 0) stream.ring[(offset - 1) % historySize] = appended; // 0 keeps none
       stream.expiresAt = at + ttlMs;
       return appended;
     },

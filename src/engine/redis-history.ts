@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
 import { redisKeys } from "./redis-keys.ts";
-import { luaScript, runScript } from "./redis-scripts.ts";
+import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
 
 export interface RedisHistoryOptions {
@@ -27,6 +27,8 @@ export interface RedisHistory {
    */
   append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
+  /** Resolves once every append made so far has been answered (whatever the answer). */
+  settled(): Promise<void>;
   claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
 }
 
@@ -129,6 +131,8 @@ interface PendingAppend {
 
 /** Publishes carried by one append call at most; the rest wait for the next (Redis runs a script alone). */
 const MAX_APPENDS_PER_CALL = 64;
+/** Messages and statuses carried by one append call at most, unless a single append has more. */
+const MAX_VALUES_PER_CALL = 1_024;
 type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: StreamEntry[]];
 
 
@@ -153,21 +157,38 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
 
   /**
    * Group commit: while one append call is in flight, later appends wait in `queue`, and the
-   * next call carries all of them (up to MAX_APPENDS_PER_CALL), in call order. A lone publish
-   * goes at once; under load one script call (and one round trip) serves many publishes, and
-   * publishes to the same channel share its meta reads and TTL refreshes. Per channel, offsets
-   * follow call order, as they did with one call per publish. (Two calls in flight made smaller
-   * batches: more Redis CPU per publish and fewer requests/s in the REST benchmark.)
+   * next call carries them (up to MAX_APPENDS_PER_CALL appends and MAX_VALUES_PER_CALL messages
+   * and statuses; one larger append goes alone), in call order. A lone publish goes at once;
+   * under load one script call (and one round trip) serves many publishes, and publishes to the
+   * same channel share its meta reads and TTL refreshes. Per channel, offsets follow call order,
+   * as they did with one call per publish. (Two calls in flight made smaller batches: more Redis
+   * CPU per publish and fewer requests/s in the REST benchmark.) When Redis cannot be reached,
+   * every queued append fails with the call, at once, rather than one batch per reconnect cycle.
    */
   let queue: PendingAppend[] = [];
   let appending = false;
+  /** Settles once every append queued so far has settled (appends settle in call order). */
+  let lastAppend: Promise<unknown> = Promise.resolve();
+
+  function takeBatch(): PendingAppend[] {
+    let values = 0;
+    let count = 0;
+    while (count < queue.length && count < MAX_APPENDS_PER_CALL) {
+      const next = queue[count]!;
+      values += next.messages.length + (next.statuses?.writes.length ?? 0);
+      if (count > 0 && values > MAX_VALUES_PER_CALL) break;
+      count++;
+    }
+    return queue.splice(0, count);
+  }
 
   function appendQueued(): void {
-    const batch = queue.length <= MAX_APPENDS_PER_CALL ? queue : queue.slice(0, MAX_APPENDS_PER_CALL);
-    queue = batch === queue ? [] : queue.slice(MAX_APPENDS_PER_CALL);
+    const batch = takeBatch();
     appending = true;
     const settle = (error?: unknown) => {
-      for (const pending of batch) {
+      // Redis is gone: what waits would fail the same way, one reconnect cycle at a time.
+      const failed = error !== undefined && isUnreachable(error) ? batch.concat(queue.splice(0)) : batch;
+      for (const pending of failed) {
         if (error === undefined) pending.resolve();
         else pending.reject(error);
       }
@@ -216,10 +237,16 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
     append(appId, messages, statuses) {
       const writes = statuses?.writes ?? [];
       if (messages.length === 0 && writes.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
+      const appended = new Promise<void>((resolve, reject) => {
         queue.push({ appId, messages, statuses, resolve, reject });
         if (!appending) appendQueued();
       });
+      lastAppend = appended.catch(() => {});
+      return appended;
+    },
+
+    settled() {
+      return lastAppend.then(() => {});
     },
 
     async read(appId, channel, { since, limit }) {

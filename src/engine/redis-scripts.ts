@@ -16,6 +16,18 @@ export function luaScript(numberOfKeys: number, lua: string): LuaScript {
   return { lua, sha: createHash("sha1").update(lua).digest("hex"), numberOfKeys };
 }
 
+/** ioredis's ways of saying Redis could not be reached (not Redis's own error replies). */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
+export function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    error.message === "Connection is closed." ||
+    error.message.startsWith("Stream isn't writeable") ||
+    UNREACHABLE_CODES.has((error as NodeJS.ErrnoException).code ?? "")
+  );
+}
+
 /** Per client, the scripts known to be cached by the Redis it is connected to. */
 const loadedByClient = new WeakMap<Redis, Set<string>>();
 
@@ -44,12 +56,15 @@ export function runScript(
   numberOfKeys = script.numberOfKeys,
 ): Promise<unknown> {
   const loaded = loadedOn(client);
+  // As one array (ioredis flattens it), not spread: an append may carry 100k values, past
+  // what a call's arguments can hold.
+  const values = keysAndArgs as readonly (string | number)[] as string[];
   if (!loaded.has(script.sha)) {
     loaded.add(script.sha);
-    return client.eval(script.lua, numberOfKeys, ...keysAndArgs);
+    return client.eval(script.lua, numberOfKeys, values);
   }
-  return client.evalsha(script.sha, numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
+  return client.evalsha(script.sha, numberOfKeys, values).catch((error: unknown) => {
     if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
-    return client.eval(script.lua, numberOfKeys, ...keysAndArgs);
+    return client.eval(script.lua, numberOfKeys, values);
   });
 }

@@ -5,7 +5,7 @@ import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { isChannelMessage, withoutPosition } from "./channel-message.ts";
-import { luaScript, runScript } from "./redis-scripts.ts";
+import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import type {
@@ -240,12 +240,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
 
     async getMessageStatus(appId, id) {
+      // Statuses are written with the appends, on their own connection: read after this
+      // instance's appends so far (a duplicate publish reads its original's status).
+      await history.settled();
       const text = await publisher.get(statusKey(appId, id));
       return text === null ? undefined : (JSON.parse(text) as MessageStatusRecord);
     },
 
     async ping() {
-      await publisher.ping();
+      await Promise.all([publisher.ping(), appender.ping()]);
     },
 
     async close() {
@@ -257,21 +260,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await presence.reap(instanceId).catch(onError);
       await publisher.zrem(instancesKey, instanceId).catch(onError);
       await pubsub.close().catch(onError);
+      // Appends already made go out before the connection closes.
+      await history.settled();
       await appender.quit().catch(onError);
     },
   });
-}
-
-/** ioredis's ways of saying Redis could not be reached (not Redis's own error replies). */
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
-function isUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === "MaxRetriesPerRequestError" ||
-    error.message === "Connection is closed." ||
-    error.message.startsWith("Stream isn't writeable") ||
-    UNREACHABLE_CODES.has((error as NodeJS.ErrnoException).code ?? "")
-  );
 }
 
 /**
