@@ -37,7 +37,8 @@ export interface HeraldCore {
   channel(caller: Caller, name: string): Promise<ChannelInfo>;
   channels(caller: Caller, prefix: string, first: number): Promise<ChannelInfo[]>;
   /** A channel's kept messages (oldest first) and current position; `since` reads only what came after. */
-  history(caller: Caller, channel: string, options: { limit: number; since?: StreamPosition | null }): Promise<ChannelHistory>;
+  /** `limit` defaults to 100, or to the history size if smaller. */
+  history(caller: Caller, channel: string, options: { limit?: number | null; since?: StreamPosition | null }): Promise<ChannelHistory>;
   /** Members of a presence channel, across every instance. */
   presence(caller: Caller, channel: string): Promise<Presence>;
   /** Closes every connection of `userId` (token `sub`) on every instance; see `TERMINATED_REASON`. */
@@ -62,6 +63,9 @@ export interface HeraldCore {
    */
   close(): Promise<void>;
 }
+
+/** Messages a history read returns when it names no limit (or the history size, if smaller). */
+const DEFAULT_HISTORY_LIMIT = 100;
 
 /** Internal per-app channel for control messages between instances; `$` keeps it out of user names. */
 const CONTROL_CHANNEL = "$control";
@@ -167,8 +171,9 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
         }),
       );
     },
-    async history(caller, channel, { limit, since }) {
+    async history(caller, channel, { limit: asked, since }) {
       const app = requireBackend(caller);
+      const limit = asked ?? Math.min(DEFAULT_HISTORY_LIMIT, config.historySize);
       const name = validateChannelName(channel, limits);
       if (!Number.isInteger(limit) || limit < 0 || limit > config.historySize) {
         throw new HeraldError(ErrorCode.BadRequest, `limit must be between 0 and ${config.historySize}`, { limit: config.historySize });

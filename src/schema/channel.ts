@@ -22,10 +22,10 @@ export const ChannelRef = builder.objectRef<ChannelInfo>("Channel").implement({
       type: ChannelHistoryRef,
       description: "Messages the channel keeps, oldest first, and its current position.",
       args: {
-        limit: t.arg.int({ defaultValue: 100 }),
+        limit: t.arg.int({ description: "At most this many (default: 100, or HERALD_HISTORY_SIZE if smaller): without `since` the latest, with it the first after it." }),
         since: t.arg({ type: ChannelPositionRef, description: "Only what came after this position." }),
       },
-      resolve: (channel, { limit, since }, { herald, caller }) => herald.history(caller, channel.name, { limit: limit ?? 100, since }),
+      resolve: (channel, { limit, since }, { herald, caller }) => herald.history(caller, channel.name, { limit: limit ?? undefined, since }),
     }),
   }),
 });
