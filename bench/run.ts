@@ -252,24 +252,38 @@ async function runScenario(scenario: Scenario, options: Options, runPrefix: stri
   } finally {
     await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
   }
-  const runs = roundRuns.map(medianRound);
-  if (rounds > 1) for (const run of runs) console.log(`    median ${summarize(run)}`);
+  const runs = pickRound(roundRuns, scenario.targets);
+  if (rounds > 1) for (const run of runs) console.log(`    picked ${summarize(run)}`);
   return { scenario, runs, heraldSource };
 }
 
 /**
- * One target's runs of every round as one run: the round with the median requests/s (a REST
- * result), with every round's figure listed; a failed round fails the target.
+ * Every target's runs of every round as one run per target, all from one round: the round
+ * whose Herald ÷ reference requests/s is the median of the rounds' (paired, so both figures
+ * come from the same few seconds of the machine), or for a lone target its median round. Every
+ * round's requests/s is listed; a target with a failed round is reported by that round.
  */
-function medianRound(runs: readonly TargetRun[]): TargetRun {
-  if (runs.length === 1) return runs[0]!;
-  const failed = runs.find((run) => run.result?.kind !== "rest");
-  if (failed) return failed;
-  const perSecond = runs.map((run) => (run.result as RestResult).requestsPerSecond);
-  const sorted = runs.slice().sort((a, b) => (a.result as RestResult).requestsPerSecond - (b.result as RestResult).requestsPerSecond);
-  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
-  const seconds = runs.reduce((sum, run) => sum + run.seconds, 0);
-  return { ...median, seconds, result: { ...(median.result as RestResult), roundsRequestsPerSecond: perSecond } };
+function pickRound(roundRuns: readonly TargetRun[][], targets: readonly TargetName[]): TargetRun[] {
+  const rps = (run: TargetRun) => (run.result as RestResult).requestsPerSecond;
+  if (roundRuns.every((runs) => runs.length === 1)) return roundRuns.map((runs) => runs[0]!);
+  const failed = roundRuns.map((runs) => runs.find((run) => run.result?.kind !== "rest"));
+  const herald = targets.indexOf("herald");
+  const reference = targets.findIndex((name) => name !== "herald");
+  const median = (values: number[]) => values.slice().sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+  let round: (target: number) => number;
+  if (herald >= 0 && reference >= 0 && !failed[herald] && !failed[reference]) {
+    const ratios = roundRuns[herald]!.map((run, i) => rps(run) / rps(roundRuns[reference]![i]!));
+    const chosen = ratios.indexOf(median(ratios));
+    round = () => chosen;
+  } else {
+    round = (target) => roundRuns[target]!.findIndex((run) => rps(run) === median(roundRuns[target]!.map(rps)));
+  }
+  return roundRuns.map((runs, target) => {
+    if (failed[target]) return failed[target]!;
+    const picked = runs[round(target)]!;
+    const seconds = runs.reduce((sum, run) => sum + run.seconds, 0);
+    return { ...picked, seconds, result: { ...(picked.result as RestResult), roundsRequestsPerSecond: runs.map(rps) } };
+  });
 }
 
 async function runTarget(scenario: Scenario, target: RunningTarget, options: Options): Promise<Pick<TargetRun, "result" | "unavailable">> {
@@ -289,7 +303,7 @@ const indent = (text: string, spaces: number) =>
 
 function describe(scenario: Scenario): string {
   if (scenario.kind === "rest") {
-    const rounds = scenario.rounds > 1 ? `, ${scenario.rounds} rounds per server interleaved with the other's, median round` : "";
+    const rounds = scenario.rounds > 1 ? `, ${scenario.rounds} rounds per server interleaved with the other's, the round with the median Herald ÷ bare ratio` : "";
     return `${scenario.description}; ${scenario.concurrency} connections for ${scenario.durationMs / 1000} s${rounds}`;
   }
   const shape = `${scenario.subscribers.toLocaleString("en-US")} subscribers over ${scenario.channels} channel(s)` +

@@ -152,7 +152,7 @@ export interface RestResult {
   readonly latencyMs: Percentiles;
   readonly cpu: CpuFigures;
   readonly notes: readonly string[];
-  /** Requests/s of every round of this target, in run order (the figures above are the median round's). */
+  /** Requests/s of every round of this target, in run order (the figures above are those of the round picked: see pickRound in run.ts). */
   readonly roundsRequestsPerSecond?: readonly number[];
 }
 

@@ -34,7 +34,7 @@ export interface RestScenario {
   readonly durationMs: number;
   /**
    * Measurements per target, interleaved (Herald, bare, Herald, bare, …): the machine's speed
-   * drifts over seconds, so the round with the median requests/s stands for each target.
+   * drifts over seconds, so the round whose Herald ÷ reference ratio is the median stands for both.
    */
   readonly rounds: number;
   /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
@@ -128,7 +128,7 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       kind: "rest",
       name: "rest-no-history",
-      description: "the rest scenario with Herald's history off (HERALD_HISTORY_SIZE=0: a plain PUBLISH, as the bare handler does)",
+      description: "the rest scenario with Herald's history off (HERALD_HISTORY_SIZE=0: its status SET and a PUBLISH instead of the append script)",
       targets: REST_TARGETS,
       concurrency: size(16, 8),
       warmupMs: size(1_000, 300),
