@@ -143,6 +143,24 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     expect(await a.getMessageStatus(calls[1]!.app, calls[1]!.id)).toBeUndefined();
   });
 
+  it("mixes kept and `history: false` publishes issued at once: each kind in call order, only the kept numbered", async () => {
+    const [a] = await start();
+    const channel = freshChannel("mixed");
+    const heard = collector();
+    await a.subscribe("app", channel, heard.listener);
+    const calls = Array.from({ length: 120 }, (_, n) => a.publish("app", [message(channel, n)], { history: n % 3 !== 0 }));
+    await Promise.all(calls);
+    const live = await heard.until(120);
+    const n = (m: ChannelMessage) => (m.data as { n: number }).n;
+    const kept = live.filter((m) => n(m) % 3 !== 0);
+    expect(kept.map(n)).toEqual(range(0, 119).filter((i) => i % 3 !== 0));
+    expect(offsets(kept)).toEqual(range(1, 80));
+    const only = live.filter((m) => n(m) % 3 === 0);
+    expect(only.map(n)).toEqual(range(0, 119).filter((i) => i % 3 === 0));
+    expect(only.every((m) => m.offset === undefined && m.epoch === undefined)).toBe(true);
+    expect((await a.history("app", channel, { limit: 200 })).messages.map(n)).toEqual(kept.map(n));
+  });
+
   it("carries appends of any size: many large publishes at once all land", async () => {
     // 70 publishes of 2,560 messages each: together far past what one call's arguments hold.
     const [a] = await start();

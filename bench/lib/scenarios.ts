@@ -128,7 +128,7 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       kind: "rest",
       name: "rest-no-history",
-      description: "the rest scenario with Herald's history off (HERALD_HISTORY_SIZE=0: its status SET and a PUBLISH instead of the append script)",
+      description: "the rest scenario with Herald's history off (HERALD_HISTORY_SIZE=0: the script call only sets the status and PUBLISHes)",
       targets: REST_TARGETS,
       concurrency: size(16, 8),
       warmupMs: size(1_000, 300),

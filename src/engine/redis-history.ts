@@ -23,9 +23,10 @@ export interface RedisHistoryOptions {
 export interface RedisHistory {
   /**
    * Appends the messages to their channels' streams and publishes them (and sets `statuses`), in
-   * one atomic step; concurrent appends may share that step (group commit), in call order.
+   * one atomic step; concurrent appends may share that step (group commit), in call order. With
+   * `keep` false the messages are only published (`history: false`: no offset, no entry).
    */
-  append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites): Promise<void>;
+  append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites, keep?: boolean): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
   /** Resolves once every append made so far has been answered (whatever the answer). */
   settled(): Promise<void>;
@@ -48,8 +49,8 @@ export interface StatusWrites {
  * (entry id = `<offset>-0`, field `m` = the message JSON as published).
  * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
  * meta, ARGV[4] s, then per status its value and TTL seconds, then per channel (in KEYS order):
- * its pub/sub channel, its message count n, and its n messages as JSON objects without their
- * closing brace.
+ * its pub/sub channel, its message count n, 1 to append them (0: only publish them, with no
+ * offset: `history: false`), and its n messages as JSON objects without their closing brace.
  *
  * One call for every channel of a publish and its statuses (one command instead of one per
  * channel and one per status) is for a standalone Redis, which the engine connects to; the keys
@@ -63,24 +64,30 @@ end
 local a = 5 + 2 * statuses
 for k = statuses + 1, #KEYS, 2 do
   local meta, stream, topic, count = KEYS[k], KEYS[k + 1], ARGV[a], tonumber(ARGV[a + 1])
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if not epoch then
-    -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
-    redis.call('DEL', stream)
-    epoch = ARGV[3]
-    redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  if ARGV[a + 2] == '0' then
+    for i = a + 3, a + 2 + count do
+      redis.call('PUBLISH', topic, ARGV[i] .. '}')
+    end
+  else
+    local epoch = redis.call('HGET', meta, 'epoch')
+    if not epoch then
+      -- The history is lost (expired, evicted) or never was: a new generation, offsets from 1.
+      redis.call('DEL', stream)
+      epoch = ARGV[3]
+      redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+    end
+    local offset = redis.call('HINCRBY', meta, 'offset', count) - count
+    for i = a + 3, a + 2 + count do
+      offset = offset + 1
+      local id = string.format('%d', offset)
+      local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
+      redis.call('XADD', stream, 'MAXLEN', ARGV[1], id .. '-0', 'm', payload)
+      redis.call('PUBLISH', topic, payload)
+    end
+    redis.call('EXPIRE', meta, ARGV[2])
+    redis.call('EXPIRE', stream, ARGV[2])
   end
-  local offset = redis.call('HINCRBY', meta, 'offset', count) - count
-  for i = a + 2, a + 1 + count do
-    offset = offset + 1
-    local id = string.format('%d', offset)
-    local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
-    redis.call('XADD', stream, 'MAXLEN', ARGV[1], id .. '-0', 'm', payload)
-    redis.call('PUBLISH', topic, payload)
-  end
-  redis.call('EXPIRE', meta, ARGV[2])
-  redis.call('EXPIRE', stream, ARGV[2])
-  a = a + 2 + count
+  a = a + 3 + count
 end
 return 1
 `);
@@ -125,6 +132,8 @@ interface PendingAppend {
   readonly appId: string;
   readonly messages: readonly ChannelMessage[];
   readonly statuses: StatusWrites | undefined;
+  /** False: publish only (`history: false`). */
+  readonly keep: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -208,37 +217,41 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
   function appendArguments(batch: readonly PendingAppend[]): [(string | number)[], number] {
     const statusKeys: string[] = [];
     const statusArgs: (string | number)[] = [];
-    /** Per channel key (in order of first appearance), its topic and messages, in call order. */
-    const byChannel = new Map<string, string[]>();
-    // The script appends `,"offset":…,"epoch":"…"}` to each message: send them without the `}`.
+    /**
+     * Per channel key and mode (in order of first appearance), its messages in call order. A
+     * channel's kept and publish-only messages are two entries: their relative order is only
+     * promised for calls awaited one after another (the engine contract), which never share one.
+     */
+    const byChannel = new Map<string, { key: string; keep: boolean; jsons: string[] }>();
+    // The script appends `,"offset":…,"epoch":"…"}` (or just `}`) to each message: send them without the `}`.
     const json = (message: ChannelMessage) => JSON.stringify(withoutPosition(message)).slice(0, -1);
-    for (const { appId, messages, statuses } of batch) {
+    for (const { appId, messages, statuses, keep } of batch) {
       for (const write of statuses?.writes ?? []) {
         statusKeys.push(write.key);
         statusArgs.push(write.json, statuses!.ttlSeconds);
       }
       for (const message of messages) {
         const key = channelKey(appId, message.channel);
-        const jsons = byChannel.get(key);
-        if (jsons) jsons.push(json(message));
-        else byChannel.set(key, [json(message)]);
+        const entry = byChannel.get(keep ? key : `${key}\0`);
+        if (entry) entry.jsons.push(json(message));
+        else byChannel.set(keep ? key : `${key}\0`, { key, keep, jsons: [json(message)] });
       }
     }
     const keys: (string | number)[] = statusKeys;
     const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, ...statusArgs];
-    for (const [key, jsons] of byChannel) {
+    for (const { key, keep, jsons } of byChannel.values()) {
       keys.push(`${key}:meta`, `${key}:history`);
-      args.push(key, jsons.length, ...jsons);
+      args.push(key, jsons.length, keep ? 1 : 0, ...jsons);
     }
     return [keys.concat(args), keys.length];
   }
 
   return {
-    append(appId, messages, statuses) {
+    append(appId, messages, statuses, keep = true) {
       const writes = statuses?.writes ?? [];
       if (messages.length === 0 && writes.length === 0) return Promise.resolve();
       const appended = new Promise<void>((resolve, reject) => {
-        queue.push({ appId, messages, statuses, resolve, reject });
+        queue.push({ appId, messages, statuses, keep, resolve, reject });
         if (!appending) appendQueued();
       });
       lastAppend = appended.catch(() => {});

@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
-import { isChannelMessage, withoutPosition } from "./channel-message.ts";
+import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
@@ -165,12 +165,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];
-      if (append) return history.append(appId, messages, statusWrites.length > 0 ? { writes: statusWrites, ttlSeconds: statuses!.ttlSeconds } : undefined);
-      // Auto-pipelining keeps these in call order on the one publisher connection.
-      await Promise.all([
-        ...statusWrites.map(({ key, json }) => publisher.set(key, json, "EX", statuses!.ttlSeconds)),
-        ...messages.map((m) => pubsub.publish(channelTopic(appId, m.channel), withoutPosition(m))),
-      ]);
+      // One path for both: `history: false` messages are only published, in the same kind of step.
+      const writes = statusWrites.length > 0 ? { writes: statusWrites, ttlSeconds: statuses!.ttlSeconds } : undefined;
+      return history.append(appId, messages, writes, append);
     },
 
     async history(appId, channel, options) {
