@@ -6,7 +6,7 @@ import { createHerald, type Herald } from "../../src/server.ts";
 import type { Engine } from "../../src/engine/types.ts";
 import { OnChannelDocument, type OnChannelSubscription } from "../generated/graphql.ts";
 import { pino } from "pino";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { deleteKeys } from "./redis.ts";
 
 export const APP_ONE: App = { id: "one", key: "one-key-0001", secret: "one-secret-0123456789abcdef", name: "One", enabled: true };
@@ -273,7 +273,11 @@ export async function startPair(redis: string | undefined, prefix: string, env: 
   return { a, b, close: async () => void (await Promise.all([a.close(), b === a ? undefined : b.close()])) };
 }
 
-/** The `extensions` of a subscription's first error (its `code`, and details like `limit`). */
-export function errorExtensions(sub: Collected<unknown>): { code?: string; [detail: string]: unknown } | undefined {
+/**
+ * Asserts the subscription is refused (its `subscribed` rejects); the `extensions` of its first
+ * error (its `code`, and details like `limit`).
+ */
+export async function refusal(sub: Collected<unknown>): Promise<{ code?: string; [detail: string]: unknown } | undefined> {
+  await expect(sub.subscribed).rejects.toBeDefined();
   return (sub.errors[0] as { extensions?: { code?: string } } | undefined)?.extensions;
 }
