@@ -279,6 +279,14 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     }
   });
 
+  it("serves no position when it keeps no history (historySize 0), not even the current one", async () => {
+    const [a, b] = await start({ historySize: 0 });
+    const channel = freshChannel("unkept");
+    const { offset, epoch } = await a.history("app", channel, { limit: 0 });
+    await b.publish("app", [message(channel, 1)], { history: false });
+    expect(await b.history("app", channel, { since: { offset, epoch }, limit: 0 })).toMatchObject({ offset, epoch, recoverable: false, messages: [] });
+  });
+
   it("says a position from another epoch is not recoverable", async () => {
     const [a, b] = await start();
     const channel = freshChannel("epoch");

@@ -179,9 +179,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
         throw new HeraldError(ErrorCode.BadRequest, `limit must be between 0 and ${config.historySize}`, { limit: config.historySize });
       }
       const result = await engine.history(app.id, name, { since: since ?? undefined, limit });
-      // Without history (HERALD_HISTORY_SIZE=0, so limit is 0) no `since` is recoverable: nothing was kept since.
-      const recoverable = result.recoverable && (config.historySize > 0 || since == null);
-      return { offset: result.offset, epoch: result.epoch, recoverable, messages: result.messages.map(messageEvent) };
+      return { offset: result.offset, epoch: result.epoch, recoverable: result.recoverable, messages: result.messages.map(messageEvent) };
     },
     async presence(caller, channel) {
       const app = requireBackend(caller);

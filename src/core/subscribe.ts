@@ -14,7 +14,7 @@ export interface SubscribeDeps {
   engine: Engine;
   limits: Limits;
   connections: ConnectionRegistry;
-  /** Messages a resume may replay (the engine keeps no more); 0: history is off, no position is recoverable. */
+  /** Messages a resume may replay (the engine keeps no more). */
   historySize: number;
   onError(error: unknown): void;
 }
@@ -80,8 +80,7 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
       }
       if (since !== undefined) {
         const history = await engine.history(app.id, name, { since, limit: historySize });
-        // Without history nothing was kept since that position: never claim it was.
-        recovered = historySize > 0 && history.recoverable;
+        recovered = history.recoverable;
         if (recovered) replay = history.messages;
         // Unrecoverable: say so, and continue from the channel's current position.
         else subscription.moveTo(history.offset, history.epoch);

@@ -96,6 +96,7 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
         return { messages: slice(stream, from, stream.offset), ...position, recoverable: true };
       }
       const recoverable =
+        historySize > 0 && // keeping none, no position can be served: messages may have passed unkept
         since.epoch === stream.epoch &&
         Number.isSafeInteger(since.offset) &&
         since.offset >= 0 &&

@@ -264,7 +264,9 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
 
     async read(appId, channel, { since, limit }) {
       const key = channelKey(appId, channel);
-      const sinceOffset = since === undefined ? "" : Number.isSafeInteger(since.offset) && since.offset >= 0 ? String(since.offset) : "-1";
+      // -1: a position that cannot be served (malformed, or no history is kept at all).
+      const servable = since !== undefined && historySize > 0 && Number.isSafeInteger(since.offset) && since.offset >= 0;
+      const sinceOffset = since === undefined ? "" : servable ? String(since.offset) : "-1";
       const [epoch, offset, recoverable, entries] = (await runScript(client, READ_SCRIPT, [
         `${key}:meta`,
         `${key}:history`,

@@ -24,8 +24,9 @@
  *   A channel that has no stream gets a fresh epoch at offset 0 when it is first read, kept
  *   until it expires, so a position read before the first publish stays resumable.
  * - Recoverable: `history(since)` returns every message after `since` (up to `limit`; read again
- *   from the last one for more) or says `recoverable: false` — another epoch, or messages after
- *   it no longer retained — and never silently skips.
+ *   from the last one for more) or says `recoverable: false` — another epoch, messages after it
+ *   no longer retained, or a `historySize` of 0 (nothing is kept, so `history: false` messages
+ *   may have passed) — and never silently skips.
  * - Idempotency: `claimMessageId` says true once per app and id within the window, on any
  *   instance.
  * - No loss after subscribe: once `subscribe` resolves, the broker has confirmed the
