@@ -285,6 +285,9 @@ describe.each(factories)("engine history contract: $name", (factory) => {
     const { offset, epoch } = await a.history("app", channel, { limit: 0 });
     await b.publish("app", [message(channel, 1)], { history: false });
     expect(await b.history("app", channel, { since: { offset, epoch }, limit: 0 })).toMatchObject({ offset, epoch, recoverable: false, messages: [] });
+    // Even a message published with history on is not kept.
+    await b.publish("app", [message(channel, 2)]);
+    expect((await a.history("app", channel, { limit: 10 })).messages).toEqual([]);
   });
 
   it("says a position from another epoch is not recoverable", async () => {

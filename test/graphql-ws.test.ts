@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelDocument, ChannelsDocument, MessageStatusDocument, PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
 import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, refusal, useHerald } from "./helpers/herald.ts";
 import { uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { ErrorCode, HeraldError } from "../src/errors.ts";
+import { closeFor } from "../src/transport/close-codes.ts";
 
 const prefix = uniquePrefix("graphql-ws");
 
@@ -198,5 +200,28 @@ describe("connection_init timeout", () => {
     const outcome = await Promise.race([closed, sleep(400).then(() => "open")]);
     expect(outcome).toBe("open");
     socket.close();
+  });
+});
+
+describe("closeFor: how a refused connection_init is closed", () => {
+  const logged: unknown[] = [];
+  const logger = { error: (...args: unknown[]) => void logged.push(args) };
+  it.each([
+    [new HeraldError(ErrorCode.Unauthenticated, "no key"), 4403, "Forbidden"],
+    [new HeraldError(ErrorCode.Forbidden, "app disabled"), 4403, "Forbidden"],
+    [new HeraldError(ErrorCode.TooManyConnections, "full"), 4029, "Too many connections"],
+    [new HeraldError(ErrorCode.ShuttingDown, "draining"), 1001, "Server shutting down"],
+  ])("closes %s with its own code, logging nothing", (error, code, reason) => {
+    logged.length = 0;
+    expect(closeFor(error, logger as never)).toEqual({ code, reason });
+    expect(logged).toEqual([]);
+  });
+  it("closes anything else as an internal error (4500) and logs it", () => {
+    logged.length = 0;
+    const bug = new Error("a bug");
+    expect(closeFor(bug, logger as never)).toEqual({ code: 4500, reason: "Internal server error" });
+    expect(closeFor(new HeraldError(ErrorCode.BadRequest, "unexpected here"), logger as never).code).toBe(4500);
+    expect(logged).toHaveLength(2);
+    expect((logged[0] as [{ err: unknown }])[0].err).toBe(bug);
   });
 });

@@ -170,6 +170,18 @@ describe("an unexpected failure behind the core", () => {
     const rejected = await rejectionOf(new Pusher({ appId: APP_ONE.id, key: APP_ONE.key, secret: APP_ONE.secret, host: new URL(server.url).host, useTLS: false }).trigger("any", "e", "x"));
     expect(rejected).toMatchObject({ status: 500, body: "Internal server error" });
   });
+
+  it("is Backendless' 500 with code 5999 on the Backendless routes, with nothing of the original message", async () => {
+    const response = await fetch(`${server.url}/${APP_ONE.id}/${APP_ONE.secret}/messaging/any`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: "x" }),
+    });
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ code: 5999 });
+    expect(text).not.toMatch(/hunter2/);
+  });
 });
 
 describe("subscriber authentication over graphql-ws", () => {
@@ -222,14 +234,14 @@ describe("subscriber authentication over graphql-ws", () => {
     await ws.dispose();
   });
 
-  it("limits subscriptions per connection", async () => {
+  it("limits subscriptions per connection", async ({ onTestFinished }) => {
     const limited = await startHerald({ env: { HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: "2" } });
+    onTestFinished(() => limited.close());
     const ws = connectWs(limited);
     await subscribeChannel(ws, "a").subscribed;
     await subscribeChannel(ws, "b").subscribed;
     const third = subscribeChannel(ws, "c");
     expect((await refusal(third))?.code).toBe("TOO_MANY_SUBSCRIPTIONS");
     await ws.dispose();
-    await limited.close();
   });
 });
