@@ -5,7 +5,7 @@ import { schema } from "../src/schema/index.ts";
 import { createFastPath, type FastSubscriber } from "../src/transport/fast-path.ts";
 import { compileProjection } from "../src/transport/projection.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PublishDocument } from "./generated/graphql.ts";
+import { PublishDocument, TriggerBatchDocument } from "./generated/graphql.ts";
 import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
 import { eventually } from "./helpers/wait.ts";
 
@@ -126,6 +126,29 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     expect(await slow.closed).toBe(4032);
     await keeping.messages(published);
     await fast.dispose();
+  });
+
+  it("sends messages fanned out in one turn (coalesced into one write per socket) whole and in wire order", async () => {
+    const client = await rawClient(server);
+    client.subscribe("a", 'subscription { channel(name: "burst") { event } }');
+    client.subscribe("b", 'subscription { c: channel(name: "burst") { event data } }');
+    await client.until(() => client.nexts("a").length === 1 && client.nexts("b").length === 1);
+    const events = Array.from({ length: 10 }, (_, i) => `e${i}`);
+    // One batch: every message reaches the socket in the same turn, twice (two operations).
+    const result = await gql(server, TriggerBatchDocument, { events: events.map((event, i) => ({ channels: ["burst"], event, data: { i } })) });
+    expect(result.errors).toBeUndefined();
+    await client.until(() => client.nexts("b").length === 1 + events.length);
+    const wire = client.messages.filter((m) => m.type === "next").slice(2).map((m) => `${m.id}:${JSON.stringify(m.payload)}`);
+    expect(wire).toEqual(
+      events.flatMap((event, i) => [
+        `a:${JSON.stringify({ data: { channel: { event } } })}`,
+        `b:${JSON.stringify({ data: { c: { event, data: { i } } } })}`,
+      ]),
+    );
+    // And the next turn's message is not held back by the last one's corked writes.
+    await gql(server, PublishDocument, { input: { channels: ["burst"], event: "later" } });
+    await client.until(() => client.nexts("a").length === 2 + events.length);
+    client.socket.close();
   });
 
   it("frames messages of every length class exactly (7-bit, 16-bit and 64-bit WebSocket lengths)", async () => {

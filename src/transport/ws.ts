@@ -11,6 +11,7 @@ import type { Caller, Connection } from "../core/types.ts";
 import type { HeraldContext } from "../schema/context.ts";
 import { closeFor, HeraldCloseCode } from "./close-codes.ts";
 import { createFastPath, type FastSubscriber, type FastSubscription } from "./fast-path.ts";
+import { createWriteCoalescer, type CoalescedWriter, type WriteCoalescer } from "./write-coalescer.ts";
 import type { HeraldYoga } from "./yoga.ts";
 
 export interface WsTransportOptions {
@@ -46,6 +47,7 @@ class HeraldSocket extends WebSocket {
 interface SessionDeps {
   readonly herald: HeraldCore;
   readonly maxSocketBufferBytes: number;
+  readonly coalescer: WriteCoalescer;
   slowConsumerDisconnects: number;
 }
 
@@ -56,7 +58,7 @@ const ANONYMOUS: Caller = { role: "anonymous", problem: "Connection not initiali
  * graphql-ws sees of the socket (`protocol`, `send`, `close`, `onMessage`) and as its `extra`,
  * the core connection once acknowledged, the fast path's subscriber, and the ping flag.
  */
-class Session implements FastSubscriber {
+class Session implements FastSubscriber, CoalescedWriter {
   connection: Connection | undefined = undefined;
   /** What fast-path executions see; one per connection, shared by its subscriptions. */
   #context: HeraldContext | undefined = undefined;
@@ -70,6 +72,8 @@ class Session implements FastSubscriber {
   closed: ((code: number, reason: string) => Promise<void>) | undefined = undefined;
   /** Runs until `connection_init` arrives; dropped then, so an idle socket keeps no timer. */
   initTimer: NodeJS.Timeout | undefined = undefined;
+  /** The write coalescer's mark: the turn of the event loop this socket was last written in. */
+  writeTurn = 0;
 
   readonly #deps: SessionDeps;
 
@@ -112,8 +116,12 @@ class Session implements FastSubscriber {
   sendJoined(head: Buffer, tail: Buffer) {
     if (!this.#writable()) return;
     const raw = idleStream(this.socket);
-    if (raw) raw.write(textFrame(head, tail));
-    else this.socket.send(Buffer.concat([head, tail], head.length + tail.length), TEXT_FRAME);
+    if (raw) {
+      this.#deps.coalescer.beforeWrite(this, raw);
+      raw.write(textFrame(head, tail));
+    } else {
+      this.socket.send(Buffer.concat([head, tail], head.length + tail.length), TEXT_FRAME);
+    }
   }
 
   /** Open and keeping up; a socket past the buffer bound is closed as a slow consumer. */
@@ -168,7 +176,7 @@ export function useGraphqlWs({
 }: WsTransportOptions): WsTransport {
   const wss = new WebSocketServer<typeof HeraldSocket>({ server, path: yoga.graphqlEndpoint, handleProtocols, WebSocket: HeraldSocket });
   const fastPath = createFastPath({ schema: yoga.getEnveloped().schema, maskError });
-  const deps: SessionDeps = { herald, maxSocketBufferBytes, slowConsumerDisconnects: 0 };
+  const deps: SessionDeps = { herald, maxSocketBufferBytes, coalescer: createWriteCoalescer(), slowConsumerDisconnects: 0 };
 
   const protocol = makeServer<Record<string, unknown> | undefined, Session>({
     // The connection_init timeout is ours (see `initTimer`): graphql-ws would keep its timer
