@@ -128,21 +128,23 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     await fast.dispose();
   });
 
-  it("sends messages fanned out in one turn (coalesced into one write per socket) whole and in wire order", async () => {
+  it("sends messages fanned out in one turn (coalesced into one write per socket), small and large, whole and in wire order", async () => {
     const client = await rawClient(server);
     client.subscribe("a", 'subscription { channel(name: "burst") { event } }');
     client.subscribe("b", 'subscription { c: channel(name: "burst") { event data } }');
     await client.until(() => client.nexts("a").length === 1 && client.nexts("b").length === 1);
     const events = Array.from({ length: 10 }, (_, i) => `e${i}`);
+    // Every other message is large: its frame is written as start + shared tail, inside the cork.
+    const dataOf = (i: number) => ({ i, pad: i % 2 === 1 ? "x".repeat(10_000) : "" });
     // One batch: every message reaches the socket in the same turn, twice (two operations).
-    const result = await gql(server, TriggerBatchDocument, { events: events.map((event, i) => ({ channels: ["burst"], event, data: { i } })) });
+    const result = await gql(server, TriggerBatchDocument, { events: events.map((event, i) => ({ channels: ["burst"], event, data: dataOf(i) })) });
     expect(result.errors).toBeUndefined();
     await client.until(() => client.nexts("b").length === 1 + events.length);
     const wire = client.messages.filter((m) => m.type === "next").slice(2).map((m) => `${m.id}:${JSON.stringify(m.payload)}`);
     expect(wire).toEqual(
       events.flatMap((event, i) => [
         `a:${JSON.stringify({ data: { channel: { event } } })}`,
-        `b:${JSON.stringify({ data: { c: { event, data: { i } } } })}`,
+        `b:${JSON.stringify({ data: { c: { event, data: dataOf(i) } } })}`,
       ]),
     );
     // And the next turn's message is not held back by the last one's corked writes.

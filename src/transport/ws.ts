@@ -118,7 +118,7 @@ class Session implements FastSubscriber, CoalescedWriter {
     const raw = idleStream(this.socket);
     if (raw) {
       this.#deps.coalescer.beforeWrite(this, raw);
-      raw.write(textFrame(head, tail));
+      writeTextFrame(raw, head, tail);
     } else {
       this.socket.send(Buffer.concat([head, tail], head.length + tail.length), TEXT_FRAME);
     }
@@ -361,13 +361,36 @@ function idleStream(socket: WebSocket): Duplex | undefined {
 }
 
 /**
- * One unmasked, final text frame (RFC 6455 §5.2) holding `head` then `tail`, in one buffer: one
- * write per delivery, where `ws.send` builds a header buffer and writes both through cork/writev.
+ * Past this many bytes a frame is not copied into a buffer of its own: its start (header and
+ * the subscriber's head) and the group's shared tail go out together as one `writev`. Smaller
+ * frames come from Node's buffer pool and one write is cheaper; a larger one would take an
+ * allocation of its own per delivery (and the garbage collection of it) to save a `writev`.
  */
-function textFrame(head: Buffer, tail: Buffer): Buffer {
-  const length = head.length + tail.length;
+const SHARED_TAIL_BYTES = Buffer.poolSize >>> 1;
+
+/**
+ * Writes one unmasked, final text frame (RFC 6455 §5.2) holding `head` then `tail` to `stream`:
+ * one buffer and one write, where `ws.send` builds a header buffer and writes both through
+ * cork/writev; or, for a tail of SHARED_TAIL_BYTES or more, the frame's start then the tail itself.
+ */
+function writeTextFrame(stream: Duplex, head: Buffer, tail: Buffer) {
+  if (tail.length < SHARED_TAIL_BYTES) {
+    const frame = frameStart(head, tail.length, tail.length);
+    tail.copy(frame, frame.length - tail.length);
+    stream.write(frame);
+    return;
+  }
+  stream.cork();
+  stream.write(frameStart(head, tail.length, 0));
+  stream.write(tail);
+  stream.uncork();
+}
+
+/** A buffer holding a text frame's header and `head`, for a tail of `tailLength` bytes, and `room` bytes more. */
+function frameStart(head: Buffer, tailLength: number, room: number): Buffer {
+  const length = head.length + tailLength;
   const headerLength = length < 126 ? 2 : length <= 0xffff ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
+  const frame = Buffer.allocUnsafe(headerLength + head.length + room);
   frame[0] = 0x81; // FIN, opcode 1 (text)
   if (headerLength === 2) {
     frame[1] = length;
@@ -379,7 +402,6 @@ function textFrame(head: Buffer, tail: Buffer): Buffer {
     frame.writeBigUInt64BE(BigInt(length), 2);
   }
   head.copy(frame, headerLength);
-  tail.copy(frame, headerLength + head.length);
   return frame;
 }
 
