@@ -92,6 +92,10 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
   let outOfOrder = 0;
   let lastDeliveryAt = 0;
   let latency: Samples = createSamples(0);
+  // With slow subscribers: the others' latency while everyone reads, and after the slow stop.
+  const half = Math.floor(job.messages / 2);
+  let latencyAllReading: Samples | undefined;
+  let latencySlowStopped: Samples | undefined;
   const sink: DeliverySink = {
     delivered(subscriber, seq, sentAt, receivedAt) {
       if (seq < 0) {
@@ -102,6 +106,7 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
       received++;
       lastDeliveryAt = receivedAt;
       latency.add(receivedAt - sentAt);
+      if (latencyAllReading) (seq < half ? latencyAllReading : latencySlowStopped!).add(receivedAt - sentAt);
       if (seq <= subscriber.lastSeq) outOfOrder++;
       subscriber.lastSeq = seq;
     },
@@ -157,7 +162,7 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
     return { ...base, notes: notes.list() };
   }
 
-  const publisher = createPublisher(job.publish, { maxSockets: MAX_PUBLISHES_IN_FLIGHT, onProblem: notes.add });
+  const publisher = createPublisher(job.publish, { maxSockets: MAX_PUBLISHES_IN_FLIGHT, payloadBytes: job.payloadBytes, onProblem: notes.add });
   const publishTargets = (i: number) => {
     const first = (i * job.channelsPerPublish) % job.channels;
     return Array.from({ length: job.channelsPerPublish }, (_, k) => channelNames[(first + k) % job.channels]!);
@@ -165,10 +170,22 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
   const live = await settledSubscribers(subscribers);
   await warmUp(job, publisher, live, channelNames, notes);
 
+  // Slow subscribers (spread over the list, so over the channels): they stop reading halfway
+  // and never count; what is expected is what the others should receive.
+  const slow = job.slowSubscribers > 0 ? pickEvenly(live, job.slowSubscribers) : [];
+  const slowSet = new Set(slow);
+  const reading = live.filter((s) => !slowSet.has(s));
+
   // Measure: deliveries expected are counted per accepted publish.
   const liveOnChannel = new Map<string, number>();
-  for (const subscriber of live) liveOnChannel.set(subscriber.channel, (liveOnChannel.get(subscriber.channel) ?? 0) + 1);
-  latency = createSamples(Math.min(MAX_LATENCY_SAMPLES, job.messages * job.channelsPerPublish * Math.ceil(job.subscribers / job.channels)));
+  for (const subscriber of reading) liveOnChannel.set(subscriber.channel, (liveOnChannel.get(subscriber.channel) ?? 0) + 1);
+  const sampleCapacity = Math.min(MAX_LATENCY_SAMPLES, job.messages * job.channelsPerPublish * Math.ceil(job.subscribers / job.channels));
+  latency = createSamples(sampleCapacity);
+  if (slow.length > 0) {
+    latencyAllReading = createSamples(sampleCapacity);
+    latencySlowStopped = createSamples(sampleCapacity);
+  }
+  const rss = slow.length > 0 ? sampleRss(job.serverPids) : undefined;
   let expected = 0;
   let published = 0;
   let publishErrors = 0;
@@ -181,6 +198,7 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
     maxInFlight: MAX_PUBLISHES_IN_FLIGHT,
     maxDurationMs: publishTimeLimitMs(job),
     async send(i) {
+      if (i === half) for (const subscriber of slow) subscriber.stopReading();
       const channels = publishTargets(i);
       const { ok } = await publisher.publish(channels, i);
       if (!ok) return publishErrors++;
@@ -200,6 +218,13 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
   const cpu = await stopCpu();
   measuring = false;
   const deliverySeconds = (lastDeliveryAt - startedAt) / 1000;
+  const backpressure = rss && {
+    slowSubscribers: slow.length,
+    ...(await slowOutcome(slow)),
+    ...rss.stop(),
+    latencyAllReadingMs: latencyAllReading!.summarize(),
+    latencySlowStoppedMs: latencySlowStopped!.summarize(),
+  };
 
   for (const subscriber of subscribers) subscriber.close();
   publisher.close();
@@ -218,9 +243,42 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
       deliveriesPerCpuSecond: received / cpu.serverCpuSeconds,
       latencyMs: latency.summarize(),
       cpu,
+      ...(backpressure ? { backpressure } : {}),
     },
     notes: notes.list(),
   };
+}
+
+/** `count` of `list`, spread evenly over it. */
+function pickEvenly<T>(list: readonly T[], count: number): T[] {
+  const step = list.length / Math.min(count, list.length);
+  return Array.from({ length: Math.min(count, list.length) }, (_, k) => list[Math.floor(k * step)]!);
+}
+
+/** Server RSS now and its highest value, sampled every 100 ms until `stop`. */
+function sampleRss(pids: readonly number[]) {
+  const read = () => sum(pids.map(processRssKb));
+  const rssStartKb = read();
+  let rssPeakKb = rssStartKb;
+  const timer = setInterval(() => (rssPeakKb = Math.max(rssPeakKb, read())), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { rssStartKb, rssPeakKb: Math.max(rssPeakKb, read()) };
+    },
+  };
+}
+
+/**
+ * Lets the slow subscribers read again and waits (at most 5 s) for the server's close of those
+ * it dropped: a dropped socket reads its backlog, then the close frame.
+ */
+async function slowOutcome(slow: readonly Subscriber[]): Promise<{ dropped: number; closeCodes: Record<string, number> }> {
+  for (const subscriber of slow) subscriber.resumeReading();
+  const codes = await Promise.all(slow.map((subscriber) => Promise.race([subscriber.closed, sleep(5_000).then(() => undefined)])));
+  const closeCodes: Record<string, number> = {};
+  for (const code of codes) if (code !== undefined) closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+  return { dropped: codes.filter((code) => code !== undefined).length, closeCodes };
 }
 
 /** The subscribers whose `live` resolved (the connect phase already waited for all of them). */

@@ -137,6 +137,8 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
     channelsPerPublish: scenario.channelsPerPublish,
     messages: scenario.messages,
     publishRate: scenario.publishRate,
+    slowSubscribers: scenario.slowSubscribers ?? 0,
+    payloadBytes: scenario.payloadBytes ?? 0,
     connectConcurrency: 100,
     settleMs: quick ? 300 : 2_000,
     warmupMessages: quick ? 5 : 20,
@@ -307,7 +309,8 @@ function describe(scenario: Scenario): string {
     return `${scenario.description}; ${scenario.concurrency} connections for ${scenario.durationMs / 1000} s${rounds}`;
   }
   const shape = `${scenario.subscribers.toLocaleString("en-US")} subscribers over ${scenario.channels} channel(s)` +
-    (scenario.instances > 1 ? ` on ${scenario.instances} instances` : "");
+    (scenario.instances > 1 ? ` on ${scenario.instances} instances` : "") +
+    (scenario.slowSubscribers ? ` (${scenario.slowSubscribers} of them slow)` : "");
   if (scenario.messages === 0) return `${scenario.description}; ${shape}`;
   return (
     `${scenario.description}; ${shape}, ${scenario.messages.toLocaleString("en-US")} publishes × ${scenario.channelsPerPublish} channel(s) at ` +

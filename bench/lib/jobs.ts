@@ -49,6 +49,10 @@ export interface FanoutJob {
   readonly messages: number;
   /** Publish requests per second. */
   readonly publishRate: number;
+  /** Subscribers that stop reading once half the messages were published (see FanoutScenario). */
+  readonly slowSubscribers: number;
+  /** Padding bytes in every message's data. */
+  readonly payloadBytes: number;
   /** Sockets being opened at once while connecting. */
   readonly connectConcurrency: number;
   /** Quiet time after the last subscription before RSS is read. */
@@ -136,9 +140,26 @@ export interface FanoutResult {
     readonly deliveriesPerCpuSecond: number;
     readonly latencyMs: Percentiles;
     readonly cpu: CpuFigures;
+    /** With slow subscribers: what they did to the server and to everyone else. */
+    readonly backpressure?: Backpressure;
   };
   /** First problems seen (closed sockets, GraphQL errors), for the report. */
   readonly notes: readonly string[];
+}
+
+export interface Backpressure {
+  readonly slowSubscribers: number;
+  /** Slow subscribers whose socket the server closed (seen once they read again at the end). */
+  readonly dropped: number;
+  /** Close codes the slow subscribers saw, by code. */
+  readonly closeCodes: Readonly<Record<string, number>>;
+  /** Server RSS when publishing started, and the highest sampled (every 100 ms) until the drain ended. */
+  readonly rssStartKb: number;
+  readonly rssPeakKb: number;
+  /** The reading subscribers' latency for the first half of the messages (everyone reading)… */
+  readonly latencyAllReadingMs: Percentiles;
+  /** …and for the second half (the slow ones stopped reading). */
+  readonly latencySlowStoppedMs: Percentiles;
 }
 
 export interface RestResult {

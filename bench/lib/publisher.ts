@@ -6,7 +6,8 @@ import type { PublishPath } from "./jobs.ts";
 /**
  * Publishes benchmark messages through a server's own publish path over keep-alive HTTP. Every
  * message's data is `{ t, seq }`: `t` is `performance.now()` when the request is written, so a
- * subscriber in the same process gets publish → receive latency by subtraction.
+ * subscriber in the same process gets publish → receive latency by subtraction. With
+ * `payloadBytes`, a `pad` string of that length follows them.
  */
 export interface Publisher {
   /** Never rejects: a failed request resolves with `ok: false` (status 0 if no response). */
@@ -24,7 +25,7 @@ const EVENT = "bench";
 /** A publish without a response by then counts as failed. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export function createPublisher(path: PublishPath, options: { maxSockets: number; onProblem(text: string): void }): Publisher {
+export function createPublisher(path: PublishPath, options: { maxSockets: number; payloadBytes?: number; onProblem(text: string): void }): Publisher {
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const base = new URL(path.url);
 
@@ -64,7 +65,8 @@ export function createPublisher(path: PublishPath, options: { maxSockets: number
       req.end(body);
     });
 
-  const data = (seq: number) => ({ t: performance.now(), seq });
+  const pad = options.payloadBytes ? "x".repeat(options.payloadBytes) : undefined;
+  const data = pad === undefined ? (seq: number) => ({ t: performance.now(), seq }) : (seq: number) => ({ t: performance.now(), seq, pad });
 
   return { publish: publishFunction(), close: () => agent.destroy() };
 

@@ -54,8 +54,30 @@ const REST_METRICS: Metric[] = [
   { label: "latency p99 ms", better: "lower", value: (r) => rest(r)?.latencyMs.p99 },
 ];
 
+const backpressure = (r: LoadResult) => delivery(r)?.backpressure;
+
+/** Slow consumers: the server's memory (the headline), who was dropped, and everyone else's latency. */
+const BACKPRESSURE_METRICS: Metric[] = [
+  {
+    label: "server RSS growth MB",
+    better: "lower",
+    headline: true,
+    value: (r) => {
+      const b = backpressure(r);
+      return b && (b.rssPeakKb - b.rssStartKb) / 1024;
+    },
+  },
+  { label: "slow subscribers dropped", better: "none", value: (r) => backpressure(r)?.dropped },
+  { label: "others' latency p99 ms, all reading", better: "lower", value: (r) => backpressure(r)?.latencyAllReadingMs.p99 },
+  { label: "others' latency p99 ms, slow stopped", better: "lower", value: (r) => backpressure(r)?.latencySlowStoppedMs.p99 },
+  { label: "others' latency max ms, slow stopped", better: "lower", value: (r) => backpressure(r)?.latencySlowStoppedMs.max },
+  { label: "lost (of the others)", better: "none", value: (r) => delivery(r)?.lost },
+  { label: "server CPU-s (generator CPU-s)", better: "none", value: (r) => delivery(r)?.cpu.serverCpuSeconds },
+];
+
 function metricsOf(scenario: Scenario): Metric[] {
   if (scenario.kind === "rest") return REST_METRICS;
+  if (scenario.focus === "backpressure") return BACKPRESSURE_METRICS;
   return scenario.focus === "memory" ? IDLE_METRICS : deliveryMetrics(scenario.focus);
 }
 
@@ -250,11 +272,16 @@ export function summarize(run: TargetRun): string {
     return `${label} ${formatNumber(r.memory.perConnectionKb)} KB/connection, connect p50 ${formatNumber(r.connect.perSubscriberMs.p50)} ms, ${r.connect.failed} failed ${took}`;
   }
   const d = r.delivery;
+  const b = d.backpressure;
+  const slow = b
+    ? `; slow ${b.slowSubscribers}: ${b.dropped} dropped ${JSON.stringify(b.closeCodes)}, RSS +${formatNumber((b.rssPeakKb - b.rssStartKb) / 1024)} MB, ` +
+      `others' p99 ${formatNumber(b.latencyAllReadingMs.p99)} ms all reading → ${formatNumber(b.latencySlowStoppedMs.p99)} ms slow stopped`
+    : "";
   return (
     `${label} ${formatNumber(d.deliveriesPerCpuSecond)} deliveries/CPU-s, ${formatNumber(d.deliveriesPerSecond)}/s ` +
     `(${formatNumber(d.achievedPublishRate)} publishes/s), ` +
     `p50 ${formatNumber(d.latencyMs.p50)} / p99 ${formatNumber(d.latencyMs.p99)} ms, lost ${d.lost}, ` +
-    `${cpuText(d.cpu)} ${took}`
+    `${cpuText(d.cpu)}${slow} ${took}`
   );
 }
 

@@ -10,7 +10,7 @@ export interface FanoutScenario {
   readonly name: string;
   readonly description: string;
   /** The figure the scenario is about: the table's headline row. */
-  readonly focus: "throughput" | "latency" | "memory";
+  readonly focus: "throughput" | "latency" | "memory" | "backpressure";
   readonly targets: readonly TargetName[];
   /** Instances of each target, all on the same Redis; subscribers are split over them. */
   readonly instances: number;
@@ -20,6 +20,14 @@ export interface FanoutScenario {
   /** 0: connect, subscribe and read memory only. */
   readonly messages: number;
   readonly publishRate: number;
+  /**
+   * Subscribers that stop reading halfway through publishing (their sockets paused): the
+   * slow-consumer scenario. Their deliveries are never counted; the others' latency is reported
+   * for each half.
+   */
+  readonly slowSubscribers?: number;
+  /** Bytes of padding in every message's data (so slow sockets' buffers fill within the run). */
+  readonly payloadBytes?: number;
   /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
   readonly heraldEnv?: Readonly<Record<string, string>>;
 }
@@ -114,6 +122,24 @@ export function scenarios(quick: boolean): Scenario[] {
       channelsPerPublish: 1,
       messages: size(150, 20),
       publishRate: size(25, 20),
+    },
+    {
+      kind: "fanout",
+      name: "slow-consumer",
+      focus: "backpressure",
+      description:
+        "one channel, 32 KB messages; halfway through, 10 % of the subscribers stop reading: the others' latency before and after, the server's memory, who is dropped (Herald's socket buffer bound set to 1 MiB)",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(200, 50),
+      slowSubscribers: size(20, 5),
+      channels: 1,
+      channelsPerPublish: 1,
+      // Either way 200 × 32 KB after the stop: past what the kernel buffers of a socket hold.
+      messages: 400,
+      publishRate: size(20, 40),
+      payloadBytes: 32 * 1024,
+      heraldEnv: { HERALD_MAX_SOCKET_BUFFER_BYTES: String(1024 * 1024) },
     },
     {
       kind: "rest",

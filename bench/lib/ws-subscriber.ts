@@ -41,6 +41,17 @@ export interface Subscriber {
   lastSeq: number;
   /** Set by the sink when a probe arrived. */
   sawProbe: boolean;
+  /**
+   * Stops reading the socket (the kernel buffers fill, then the server's): a slow consumer. Its
+   * deliveries no longer count, and the server closing it is expected rather than a problem.
+   */
+  stopReading(): void;
+  /** Reads again (to see whether, and how, the server closed the socket meanwhile). */
+  resumeReading(): void;
+  /** True once it stopped reading. */
+  readonly slow: boolean;
+  /** Resolves with the close code once the socket closed. */
+  readonly closed: Promise<number>;
   close(): void;
 }
 
@@ -53,6 +64,9 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
   const id = randomUUID();
   let isLive = false;
   let closedByUs = false;
+  let slow = false;
+  let resolveClosed!: (code: number) => void;
+  const closed = new Promise<number>((resolve) => (resolveClosed = resolve));
   let resolveLive!: (ms: number) => void;
   let rejectLive!: (error: Error) => void;
   const live = new Promise<number>((resolve, reject) => {
@@ -74,6 +88,17 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
     live,
     lastSeq: -Infinity,
     sawProbe: false,
+    get slow() {
+      return slow;
+    },
+    closed,
+    stopReading() {
+      slow = true;
+      socket.pause();
+    },
+    resumeReading() {
+      socket.resume();
+    },
     close() {
       closedByUs = true;
       socket.terminate();
@@ -83,6 +108,7 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
   socket.on("open", () => send({ type: MessageType.ConnectionInit, payload: { key: appKey } }));
 
   socket.on("message", (data: Buffer) => {
+    if (slow) return;
     if (isLive) {
       const seqAt = data.indexOf(SEQ_KEY);
       if (seqAt !== -1) {
@@ -99,7 +125,8 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
   socket.on("close", (code, reason) => {
     const text = `socket closed: ${code} ${reason.toString() || "(no reason)"}`;
     rejectLive(new Error(text));
-    if (!closedByUs) sink.problem(text);
+    resolveClosed(code);
+    if (!closedByUs && !slow) sink.problem(text);
   });
 
   function handleControlMessage(data: Buffer) {
