@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import { PublishDocument } from "./generated/graphql.ts";
 import { TEST_APPS, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
 import { runHeraldExpectingExit, spawnHerald } from "./helpers/process.ts";
+import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 describe("operational endpoints and GraphiQL", () => {
   let server: TestServer;
@@ -170,6 +171,61 @@ describe("the process", () => {
     expect(herald.output()).toMatch(/second signal while draining/);
   });
 });
+
+describe.skipIf(!redisUrl)("the process, when Redis stops answering", () => {
+  it("exits 1 once the drain has taken HERALD_SHUTDOWN_TIMEOUT_MS + 5 s, rather than hang", async () => {
+    const proxy = await freezableProxy(new URL(redisUrl!));
+    onTestFinished(() => proxy.close());
+    const prefix = uniquePrefix("drain-timer");
+    onTestFinished(() => deleteKeys(redisUrl!, prefix));
+    const herald = await spawnHerald({
+      HERALD_APPS: JSON.stringify(TEST_APPS),
+      REDIS_URL: proxy.url,
+      HERALD_REDIS_PREFIX: prefix,
+      HERALD_SHUTDOWN_TIMEOUT_MS: "100",
+    });
+    onTestFinished(() => void herald.child.kill("SIGKILL"));
+    // Connections stay open but nothing comes back: closing the engine waits forever.
+    proxy.freeze();
+    const startedAt = Date.now();
+    herald.child.kill("SIGTERM");
+    await sleep(1_000);
+    expect(herald.child.exitCode).toBeNull(); // still draining
+    expect(await herald.exited).toBe(1);
+    const took = Date.now() - startedAt;
+    expect(took).toBeGreaterThanOrEqual(5_000);
+    expect(took).toBeLessThan(9_000);
+    expect(herald.output()).toMatch(/drain did not finish in time/);
+  }, 20_000);
+});
+
+/** A TCP proxy to `target` that can stop passing bytes while keeping every connection open. */
+async function freezableProxy(target: URL) {
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on("data", (chunk) => void (frozen || to.write(chunk)));
+      from.on("error", () => to.destroy());
+      from.on("close", () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}${target.pathname}`,
+    freeze: () => void (frozen = true),
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
