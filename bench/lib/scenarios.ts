@@ -114,7 +114,7 @@ export function scenarios(quick: boolean): Scenario[] {
       name: "broadcast-half",
       focus: "latency",
       description:
-        "broadcast at half the rate: 100k deliveries/s is the issue's rate for a machine where the limit server does 180k per CPU-second; here it does 80–120k",
+        "broadcast at half the rate: 100k deliveries/s is the issue's rate for a machine where the limit server does 180k per CPU-second; on the machines this project has run on it does 80–135k",
       targets: ["herald", "limit"],
       instances: 1,
       subscribers: size(2_000, 200),
