@@ -128,7 +128,7 @@ describe("fast-path delivery keeps every GraphQL semantic", () => {
     await fast.dispose();
   });
 
-  it("sends messages fanned out in one turn (coalesced into one write per socket), small and large, whole and in wire order", async () => {
+  it("sends messages fanned out in one turn (the coalesced path), small and large, whole and in wire order", async () => {
     const client = await rawClient(server);
     client.subscribe("a", 'subscription { channel(name: "burst") { event } }');
     client.subscribe("b", 'subscription { c: channel(name: "burst") { event data } }');

@@ -1,6 +1,8 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket, WebSocketServer } from "ws";
 import { createWriteCoalescer } from "../src/transport/write-coalescer.ts";
+import { idleStream, writeTextFrame } from "../src/transport/ws-frames.ts";
 
 /** A connected TCP pair on 127.0.0.1; `received` is everything the far end has read. */
 async function socketPair() {
@@ -75,7 +77,9 @@ describe("write coalescer", () => {
       coalescer.beforeWrite(second, two.near);
       two.near.write(`2.${turn}b;`);
       expect(one.near.writableCorked).toBe(0);
+      expect(two.near.writableCorked).toBe(1); // its second write of the turn waits for the turn's end
       await nextTurn();
+      expect(two.near.writableCorked).toBe(0);
     }
     expect(one.calls).toEqual([1, 1, 1]);
     expect(two.calls).toEqual([1, 1, 1, 1, 1, 1]); // each turn: the first at once, the corked one at its end
@@ -95,5 +99,48 @@ describe("write coalescer", () => {
     pair.near.destroy();
     await nextTurn();
     expect(pair.calls).toEqual([1]);
+  });
+});
+
+describe("direct frames and the ws library's own frames on one socket", () => {
+  it("reach the client in the order they were written within a turn: corked frames, then ws's ping, message and close", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((resolve) => wss.once("listening", resolve));
+    const accepted = new Promise<WebSocket>((resolve) => wss.once("connection", resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    const seen: string[] = [];
+    client.on("message", (data) => seen.push(`message ${String(data).slice(0, 12)} (${String(data).length})`));
+    client.on("ping", () => seen.push("ping"));
+    const closed = new Promise<void>((resolve) => client.on("close", (code) => resolve(void seen.push(`close ${code}`))));
+    await new Promise((resolve) => client.once("open", resolve));
+    const socket = await accepted;
+    try {
+      const stream = idleStream(socket)!;
+      expect(stream).toBeDefined();
+      const coalescer = createWriteCoalescer();
+      const writer = { writeTurn: 0 };
+      const large = Buffer.from("x".repeat(10_000)); // past the shared-tail size: start + tail, corked
+      for (let i = 0; i < 4; i++) {
+        coalescer.beforeWrite(writer, stream);
+        writeTextFrame(stream, Buffer.from(`m${i}:`), i % 2 === 1 ? large : Buffer.from("small"));
+      }
+      expect(stream.writableCorked).toBe(1); // m1–m3 wait for the end of the turn
+      socket.ping();
+      socket.send("through ws");
+      socket.close(4000);
+      await closed;
+      expect(seen).toEqual([
+        "message m0:small (8)",
+        "message m1:xxxxxxxxx (10003)",
+        "message m2:small (8)",
+        "message m3:xxxxxxxxx (10003)",
+        "ping",
+        "message through ws (10)",
+        "close 4000",
+      ]);
+    } finally {
+      client.terminate();
+      wss.close();
+    }
   });
 });

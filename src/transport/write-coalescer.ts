@@ -31,8 +31,15 @@ export function createWriteCoalescer(): WriteCoalescer {
   function endTurn() {
     turnEnding = false;
     turn++;
-    for (const stream of corked) stream.uncork();
-    corked.length = 0;
+    // Taken off the list first: a stream left corked would never be listed again (it is
+    // corked only when it is not), so one failing `uncork` must not strand the others.
+    for (const stream of corked.splice(0)) {
+      try {
+        stream.uncork();
+      } catch {
+        stream.destroy();
+      }
+    }
   }
 
   return {
