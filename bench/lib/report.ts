@@ -203,12 +203,13 @@ export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[
   const PER_CPU_SECOND = deliveryMetrics("throughput")[0]!;
   const broadcast = resultOf("broadcast", "herald");
   const broadcastDelivery = broadcast && delivery(broadcast);
+  const limitBroadcast = resultOf("broadcast", "limit");
   const idle = resultOf("idle", "herald");
   const idleKb = idle && fanout(idle)?.memory.perConnectionKb;
   return [
     { goal: "broadcast: deliveries per server CPU-second ≥ 0.7 × limit", ...atLeast(ratio("broadcast", PER_CPU_SECOND, "limit"), 0.7) },
     { goal: "spread: deliveries per server CPU-second ≥ 0.7 × limit", ...atLeast(ratio("spread", PER_CPU_SECOND, "limit"), 0.7) },
-    broadcastLatencyCheck(find("broadcast")?.scenario, broadcastDelivery),
+    broadcastLatencyCheck(find("broadcast")?.scenario, broadcastDelivery, limitBroadcast && delivery(limitBroadcast)),
     {
       goal: "idle: ≤ 12 KB RSS per connection",
       met: idleKb === undefined || Number.isNaN(idleKb) ? undefined : idleKb <= 12,
@@ -218,11 +219,16 @@ export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[
   ];
 }
 
-/** The p99 target holds at 100k deliveries/s offered; smaller (quick) runs cannot tell. */
-function broadcastLatencyCheck(scenario: Scenario | undefined, figures: FanoutResult["delivery"]): TargetCheck {
+/**
+ * The p99 target holds at 100k deliveries/s offered; smaller (quick) runs cannot tell. The limit
+ * server's figures of the same run go alongside: on a machine where it cannot hold 50 ms at that
+ * rate either, the target is out of any server's reach there.
+ */
+function broadcastLatencyCheck(scenario: Scenario | undefined, figures: FanoutResult["delivery"], limit: FanoutResult["delivery"]): TargetCheck {
   const goal = "broadcast at 100k deliveries/s: p99 ≤ 50 ms, nothing lost";
   if (!scenario || scenario.kind !== "fanout" || !figures) return { goal, met: undefined, actual: "–" };
-  const actual = `p99 ${formatNumber(figures.latencyMs.p99)} ms, lost ${figures.lost}, at ${formatNumber(figures.deliveriesPerSecond)}/s`;
+  const at = (f: NonNullable<FanoutResult["delivery"]>) => `p99 ${formatNumber(f.latencyMs.p99)} ms, lost ${f.lost}, at ${formatNumber(f.deliveriesPerSecond)}/s`;
+  const actual = limit ? `${at(figures)} (limit: ${at(limit)})` : at(figures);
   const offered = offeredDeliveryRate(scenario);
   if (offered < 100_000) return { goal, met: undefined, actual: `${actual} (only ${formatNumber(offered)}/s offered: not judged)` };
   return { goal, met: figures.latencyMs.p99 <= 50 && figures.lost === 0, actual };
