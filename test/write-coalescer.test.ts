@@ -87,6 +87,30 @@ describe("write coalescer", () => {
     await expect.poll(two.received).toBe("2.0;2.0b;2.1;2.1b;2.2;2.2b;");
   });
 
+  it("destroys a socket whose uncork fails, with that error, and still sends the other sockets' corked writes", async () => {
+    const failing = await socketPair();
+    const other = await socketPair();
+    cleanup.push(failing.close, other.close);
+    const failure = new Error("uncork failed");
+    failing.near.uncork = () => {
+      throw failure;
+    };
+    const destroyedWith = new Promise((resolve) => failing.near.once("error", resolve));
+    const coalescer = createWriteCoalescer();
+    const [first, second] = [{ writeTurn: 0 }, { writeTurn: 0 }];
+    for (const [writer, pair] of [[first, failing], [second, other]] as const) {
+      for (const text of ["a", "b"]) {
+        coalescer.beforeWrite(writer, pair.near);
+        pair.near.write(text);
+      }
+    }
+    await nextTurn();
+    expect(await destroyedWith).toBe(failure);
+    expect(failing.near.destroyed).toBe(true);
+    expect(other.near.writableCorked).toBe(0);
+    await expect.poll(other.received).toBe("ab");
+  });
+
   it("leaves a socket destroyed while corked alone at the end of the turn", async () => {
     const pair = await socketPair();
     cleanup.push(pair.close);

@@ -31,13 +31,13 @@ export function createWriteCoalescer(): WriteCoalescer {
   function endTurn() {
     turnEnding = false;
     turn++;
-    // Taken off the list first: a stream left corked would never be listed again (it is
-    // corked only when it is not), so one failing `uncork` must not strand the others.
+    // A stream left corked would never be listed again (it is corked only when it is not): one
+    // whose `uncork` fails is destroyed (its owner hears the error), and the others still go.
     for (const stream of corked.splice(0)) {
       try {
         stream.uncork();
-      } catch {
-        stream.destroy();
+      } catch (error) {
+        stream.destroy(error instanceof Error ? error : new Error(String(error)));
       }
     }
   }
