@@ -201,15 +201,16 @@ export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[
     value === undefined ? { met: undefined, actual: "–" } : { met: value >= goal, actual: `${value.toFixed(2)}${unit}` };
 
   const PER_CPU_SECOND = deliveryMetrics("throughput")[0]!;
-  const broadcast = resultOf("broadcast", "herald");
-  const broadcastDelivery = broadcast && delivery(broadcast);
-  const limitBroadcast = resultOf("broadcast", "limit");
+  const deliveryOf = (name: string, target: TargetName) => {
+    const result = resultOf(name, target);
+    return result && delivery(result);
+  };
   const idle = resultOf("idle", "herald");
   const idleKb = idle && fanout(idle)?.memory.perConnectionKb;
   return [
     { goal: "broadcast: deliveries per server CPU-second ≥ 0.7 × limit", ...atLeast(ratio("broadcast", PER_CPU_SECOND, "limit"), 0.7) },
     { goal: "spread: deliveries per server CPU-second ≥ 0.7 × limit", ...atLeast(ratio("spread", PER_CPU_SECOND, "limit"), 0.7) },
-    broadcastLatencyCheck(find("broadcast")?.scenario, broadcastDelivery, limitBroadcast && delivery(limitBroadcast)),
+    broadcastLatencyCheck(find("broadcast")?.scenario, deliveryOf("broadcast", "herald"), deliveryOf("broadcast", "limit")),
     {
       goal: "idle: ≤ 12 KB RSS per connection",
       met: idleKb === undefined || Number.isNaN(idleKb) ? undefined : idleKb <= 12,
