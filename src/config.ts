@@ -38,6 +38,22 @@ export interface Limits {
   /** JSON size of one presence member's user info. */
   readonly maxUserInfoBytes: number;
   readonly maxUserIdLength: number;
+  /** Nesting of a JSON value (message data, variables, REST bodies): deeper is refused, not recursed into. */
+  readonly maxJsonDepth: number;
+}
+
+/** What one GraphQL document may cost, on every lane (transport/document-policy.ts). */
+export interface GraphqlLimits {
+  readonly maxDocumentBytes: number;
+  readonly maxDocumentTokens: number;
+  readonly maxAliases: number;
+  readonly maxDepth: number;
+  readonly maxDirectives: number;
+  readonly maxQueryCost: number;
+  /** Bytes of query text kept in the cache of valid documents. */
+  readonly documentCacheBytes: number;
+  /** Bytes of one GraphQL response over HTTP; history messages are counted as they are read. */
+  readonly maxResponseBytes: number;
 }
 
 export interface Config {
@@ -71,6 +87,9 @@ export interface Config {
   readonly maxSocketBufferBytes: number;
   /** REST routes: largest request body read; larger ones get 413. */
   readonly maxRequestBytes: number;
+  /** Largest WebSocket message a client may send (close 1009 past it). */
+  readonly maxWebSocketMessageBytes: number;
+  readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
   readonly schedules: ScheduleConfig;
 }
@@ -132,6 +151,16 @@ const envSchema = z.object({
   HERALD_MAX_PRESENCE_MEMBERS: int(1, 1_000_000).default(100),
   HERALD_MAX_USER_INFO_BYTES: int(2, 1024 * 1024).default(1024),
   HERALD_MAX_USER_ID_LENGTH: int(1, 10_000).default(128),
+  HERALD_MAX_JSON_DEPTH: int(1, 1_000).default(64),
+  HERALD_MAX_DOCUMENT_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024),
+  HERALD_MAX_DOCUMENT_TOKENS: int(100, 1_000_000).default(5_000),
+  HERALD_MAX_ALIASES: int(0, 100_000).default(30),
+  HERALD_MAX_DEPTH: int(1, 1_000).default(10),
+  HERALD_MAX_DIRECTIVES: int(0, 100_000).default(50),
+  HERALD_MAX_QUERY_COST: int(1, 100_000_000).default(10_000),
+  HERALD_DOCUMENT_CACHE_BYTES: int(0, 1024 * 1024 * 1024).default(1024 * 1024),
+  HERALD_MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
   HERALD_HISTORY_SIZE: int(0, 1_000_000).default(100),
   HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
@@ -202,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxPresenceMembers: e.HERALD_MAX_PRESENCE_MEMBERS,
       maxUserInfoBytes: e.HERALD_MAX_USER_INFO_BYTES,
       maxUserIdLength: e.HERALD_MAX_USER_ID_LENGTH,
+      maxJsonDepth: e.HERALD_MAX_JSON_DEPTH,
     },
     messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
     historySize: e.HERALD_HISTORY_SIZE,
@@ -213,6 +243,17 @@ export function loadConfig(env: Env = process.env): Config {
     connectionInitTimeoutMs: e.HERALD_CONNECTION_INIT_TIMEOUT_MS,
     maxSocketBufferBytes: e.HERALD_MAX_SOCKET_BUFFER_BYTES,
     maxRequestBytes: e.HERALD_MAX_REQUEST_BYTES,
+    maxWebSocketMessageBytes: e.HERALD_MAX_WEBSOCKET_MESSAGE_BYTES,
+    graphql: {
+      maxDocumentBytes: e.HERALD_MAX_DOCUMENT_BYTES,
+      maxDocumentTokens: e.HERALD_MAX_DOCUMENT_TOKENS,
+      maxAliases: e.HERALD_MAX_ALIASES,
+      maxDepth: e.HERALD_MAX_DEPTH,
+      maxDirectives: e.HERALD_MAX_DIRECTIVES,
+      maxQueryCost: e.HERALD_MAX_QUERY_COST,
+      documentCacheBytes: e.HERALD_DOCUMENT_CACHE_BYTES,
+      maxResponseBytes: e.HERALD_MAX_RESPONSE_BYTES,
+    },
     pusher: {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
       maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,

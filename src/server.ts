@@ -11,6 +11,7 @@ import { usePusherApi } from "./rest/pusher/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
+import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
@@ -42,6 +43,8 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   await core.start();
   // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
   const maskError = maskGraphQLError(logger);
+  // One set of document bounds for every GraphQL lane.
+  const documents = createDocumentPolicy(schema, documentLimitsOf(config));
   const yoga = createHeraldYoga({
     schema,
     herald: core,
@@ -49,11 +52,14 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maskError,
     graphiqlHeaders: config.developmentApp ? { "X-Herald-Key": config.apps[0]!.key } : undefined,
     maxRequestBytes: config.maxRequestBytes,
+    documents,
+    maxResponseBytes: config.graphql.maxResponseBytes,
   });
 
   const graphqlHttp = createGraphqlHttp({
     yoga,
     herald: core,
+    documents,
     maxRequestBytes: config.maxRequestBytes,
     onError: (error) => logger.error({ err: error }, "GraphQL request failed"),
   });
@@ -62,6 +68,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
+    maxJsonDepth: config.limits.maxJsonDepth,
     onServerError: (error, route) => logger.error({ err: error, route: `${route.method} ${route.path}` }, "REST route failed"),
   });
 
@@ -124,6 +131,8 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maskError,
     connectionInitTimeoutMs: config.connectionInitTimeoutMs,
     maxSocketBufferBytes: config.maxSocketBufferBytes,
+    maxMessageBytes: config.maxWebSocketMessageBytes,
+    documents,
   });
 
   let closing = false;

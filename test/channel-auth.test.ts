@@ -16,7 +16,7 @@ const VECTORS = {
     auth: "278d425bdf160c739803:31935e7d86dba64c2a90aed31fdc61869f9b22ba9d8863bba239c03ca481bc80",
   },
 };
-const limits = { maxUserIdLength: 128, maxUserInfoBytes: 1024 };
+const limits = { maxUserIdLength: 128, maxUserInfoBytes: 1024, maxJsonDepth: 64 };
 const deps = (claims?: Parameters<typeof authorizeChannel>[2]["connectionClaims"]) => ({ app: VECTOR_APP, socketId: "1234.1234", connectionClaims: claims, limits });
 
 function code(run: () => unknown): string | undefined {

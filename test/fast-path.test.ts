@@ -2,6 +2,8 @@ import { execute, getOperationAST, parse } from "graphql";
 import WebSocket from "ws";
 import type { ChannelEvent } from "../src/core/types.ts";
 import { schema } from "../src/schema/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { createDocumentPolicy, documentLimitsOf } from "../src/transport/document-policy.ts";
 import { createFastPath, type FastSubscriber } from "../src/transport/fast-path.ts";
 import { compileProjection } from "../src/transport/projection.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -229,7 +231,7 @@ describe("fast-path groups: one rendering per message for every subscriber whose
   }
 
   async function deliverTo(query: string, variables: Record<string, unknown>[], channel: string) {
-    const fastPath = createFastPath({ schema, maskError: (error) => error as Error });
+    const fastPath = createFastPath({ schema, maskError: (error) => error as Error, documents: createDocumentPolicy(schema, documentLimitsOf(loadConfig({}))) });
     const operation = fastPath.analyse(query, undefined)!;
     const subscribers = variables.map(() => subscriber());
     await Promise.all(subscribers.map((s, i) => fastPath.subscription(operation, `op${i}`, s.side).start(variables[i])));

@@ -3,6 +3,8 @@ import { connect, type AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "../src/schema/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { createDocumentPolicy, documentLimitsOf } from "../src/transport/document-policy.ts";
 import { maskGraphQLError } from "../src/transport/errors.ts";
 import { createGraphqlHttp, type GraphqlHttpHandler } from "../src/transport/graphql-http.ts";
 import { createHeraldYoga } from "../src/transport/yoga.ts";
@@ -127,9 +129,20 @@ describe("GraphQL over HTTP: the direct lane answers as Yoga does", () => {
     herald = await startHerald();
     const core = herald.herald.core;
     const logger = pino({ level: "silent" });
-    const makeYoga = () => createHeraldYoga({ schema, herald: core, logger, maskError: maskGraphQLError(logger), maxRequestBytes: MAX_REQUEST_BYTES });
+    const config = loadConfig({});
+    const documents = createDocumentPolicy(schema, documentLimitsOf(config));
+    const makeYoga = () =>
+      createHeraldYoga({
+        schema,
+        herald: core,
+        logger,
+        maskError: maskGraphQLError(logger),
+        maxRequestBytes: MAX_REQUEST_BYTES,
+        documents,
+        maxResponseBytes: config.graphql.maxResponseBytes,
+      });
     const yoga = makeYoga();
-    lane = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: MAX_REQUEST_BYTES });
+    lane = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: MAX_REQUEST_BYTES, documents });
     withLane = createServer((req, res) => {
       if (!lane(req, res)) void yoga(req, res);
     });

@@ -1,5 +1,6 @@
 import type { App, Limits } from "../config.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
+import { validateJsonDepth } from "./json-depth.ts";
 import { tokenAllowsChannel, verifySubscriberToken, type SubscriberClaims } from "./auth-tokens.ts";
 import { verifyPusherChannelAuth } from "./pusher-auth.ts";
 
@@ -43,7 +44,7 @@ export interface AuthorizeDeps {
   readonly socketId: string;
   /** Claims of the token the connection was opened with, if any. */
   readonly connectionClaims: SubscriberClaims | undefined;
-  readonly limits: Pick<Limits, "maxUserIdLength" | "maxUserInfoBytes">;
+  readonly limits: Pick<Limits, "maxUserIdLength" | "maxUserInfoBytes" | "maxJsonDepth">;
   readonly now?: () => number;
 }
 
@@ -108,6 +109,7 @@ export function validateMember(userId: string, info: unknown, limits: AuthorizeD
   if (userId.length === 0 || userId.length > limits.maxUserIdLength) {
     throw new HeraldError(ErrorCode.InvalidUserId, `A user id must be 1-${limits.maxUserIdLength} characters`, { limit: limits.maxUserIdLength });
   }
+  validateJsonDepth(info, limits, "User info");
   const bytes = Buffer.byteLength(JSON.stringify(info));
   if (bytes > limits.maxUserInfoBytes) {
     throw new HeraldError(ErrorCode.UserInfoTooLarge, `User info is ${bytes} bytes, over the limit of ${limits.maxUserInfoBytes}`, {

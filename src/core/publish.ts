@@ -12,6 +12,7 @@ import {
   validatePublisherId,
   validateSocketId,
 } from "./validation.ts";
+import { validateJsonDepth } from "./json-depth.ts";
 
 /** What a publish without `info` asks for (the usual case): nothing, shared. */
 const NO_INFO: ReadonlySet<string> = new Set();
@@ -68,6 +69,7 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     const channels = validateChannelList(input.channels, limits);
     const event = validateEventName(input.event ?? "message", limits);
     const headers = validateHeaders(input.headers, limits);
+    validateJsonDepth(input.data, limits);
     validatePayloadSize(input.data, headers, options.maxPayloadBytes ?? limits.maxPayloadBytes);
     const id = input.id == null ? randomUUID() : validateMessageId(input.id, limits);
     const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);

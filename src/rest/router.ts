@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, HeraldError } from "../errors.ts";
+import { validateJsonTextDepth } from "../core/json-depth.ts";
 import { readBody } from "../transport/read-body.ts";
 
 /**
@@ -46,6 +47,8 @@ export interface RestRoute {
 export interface RestRouterOptions {
   /** Bodies larger than this are refused (PAYLOAD_TOO_LARGE) before the route sees them. */
   maxBodyBytes: number;
+  /** JSON bodies nesting deeper than this are refused (BAD_REQUEST) before the route parses them. */
+  maxJsonDepth: number;
   /** A failure answered with a 5xx: for the log. */
   onServerError(error: unknown, route: RestRoute): void;
 }
@@ -102,6 +105,7 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
       if (rawBody === undefined) {
         throw new HeraldError(ErrorCode.PayloadTooLarge, `Request body is larger than ${options.maxBodyBytes} bytes`, { limit: options.maxBodyBytes });
       }
+      validateJsonTextDepth(rawBody, { maxJsonDepth: options.maxJsonDepth });
       response = await route.handle({ method: req.method!, path: url.pathname, params, query: url.searchParams, headers: req.headers, rawBody });
     } catch (error) {
       response = route.errorResponse(error);

@@ -25,7 +25,11 @@ export const ChannelRef = builder.objectRef<ChannelInfo>("Channel").implement({
         limit: t.arg.int({ description: "At most this many (default: 100, or HERALD_HISTORY_SIZE if smaller): without `since` the latest, with it the first after it." }),
         since: t.arg({ type: ChannelPositionRef, description: "Only what came after this position." }),
       },
-      resolve: (channel, { limit, since }, { herald, caller }) => herald.history(caller, channel.name, { limit: limit ?? undefined, since }),
+      resolve: async (channel, { limit, since }, { herald, caller, budget }) => {
+        const history = await herald.history(caller, channel.name, { limit: limit ?? undefined, since });
+        budget?.chargeMessages(history.messages);
+        return history;
+      },
     }),
   }),
 });

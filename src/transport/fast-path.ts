@@ -14,7 +14,7 @@ import type { QueueSink, SubscriberQueue } from "../core/subscriber-queue.ts";
 import type { ChannelEvent } from "../core/types.ts";
 import { HeraldError } from "../errors.ts";
 import { compileProjection, type Projection } from "./projection.ts";
-import { validDocument } from "./valid-document.ts";
+import type { DocumentPolicy } from "./document-policy.ts";
 import type { HeraldContext } from "../schema/context.ts";
 
 /**
@@ -33,8 +33,8 @@ import type { HeraldContext } from "../schema/context.ts";
 export interface FastPathOptions {
   schema: GraphQLSchema;
   maskError: (error: unknown) => Error;
-  /** Documents analysed and kept (by query text). */
-  maxCachedDocuments?: number;
+  /** The bounds every document passes first (shared with Yoga); it also keeps the documents. */
+  documents: DocumentPolicy;
 }
 
 /** The socket side of fast subscriptions: one per socket, shared by its subscriptions. */
@@ -93,8 +93,12 @@ export interface FastGroup {
   members: number;
 }
 
-export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }: FastPathOptions): FastPath {
-  const documents = new Map<string, FastOperation | null>();
+export function createFastPath({ schema, maskError, documents }: FastPathOptions): FastPath {
+  /**
+   * Analyses by document and operation name. The policy hands out the same document object for
+   * the same text while it caches it, so this lives as long as the policy keeps the document.
+   */
+  const analysed = new WeakMap<DocumentNode, Map<string, FastOperation | null>>();
   /**
    * event → group → the UTF-8 bytes of `<ExecutionResult JSON>}`: the once-per-message work.
    * A subscriber's frame is its own `{"id":…,"type":"next","payload":` bytes followed by these.
@@ -102,19 +106,23 @@ export function createFastPath({ schema, maskError, maxCachedDocuments = 1_000 }
   const rendered = new WeakMap<object, Map<FastGroup, Buffer>>();
 
   function analyse(query: string, operationName: string | null | undefined): FastOperation | undefined {
-    const key = `${operationName ?? ""}\0${query}`;
-    let operation = documents.get(key);
-    if (operation === undefined) {
-      operation = analyseUncached(query, operationName ?? undefined);
-      if (documents.size >= maxCachedDocuments) documents.delete(documents.keys().next().value!);
-      documents.set(key, operation);
+    let document: DocumentNode;
+    try {
+      const prepared = documents.prepare(query);
+      if (prepared.errors.length > 0) return undefined;
+      document = prepared.document;
+    } catch {
+      return undefined; // over a bound or not parsing: graphql-ws's path says so
     }
+    let byName = analysed.get(document);
+    if (!byName) analysed.set(document, (byName = new Map()));
+    const key = operationName ?? "";
+    let operation = byName.get(key);
+    if (operation === undefined) byName.set(key, (operation = analyseDocument(document, operationName ?? undefined)));
     return operation ?? undefined;
   }
 
-  function analyseUncached(query: string, operationName: string | undefined): FastOperation | null {
-    const document = validDocument(schema, query);
-    if (!document) return null;
+  function analyseDocument(document: DocumentNode, operationName: string | undefined): FastOperation | null {
     const operation = getOperationAST(document, operationName);
     if (!operation || operation.operation !== "subscription") return null;
     const [field, ...more] = operation.selectionSet.selections;

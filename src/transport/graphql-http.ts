@@ -4,7 +4,7 @@ import { processRegularResult } from "graphql-yoga";
 import type { HeraldCore } from "../core/herald.ts";
 import { isRecord } from "../core/validation.ts";
 import { readBody } from "./read-body.ts";
-import { validDocument } from "./valid-document.ts";
+import type { DocumentPolicy } from "./document-policy.ts";
 import { httpCaller, type HeraldYoga } from "./yoga.ts";
 
 /**
@@ -27,8 +27,8 @@ export interface GraphqlHttpOptions {
   herald: HeraldCore;
   /** Larger bodies are left to Yoga, which refuses them with 413. */
   maxRequestBytes: number;
-  /** Query texts remembered as valid. */
-  maxCachedDocuments?: number;
+  /** The bounds every document passes before anything parses or caches it (shared with Yoga). */
+  documents: DocumentPolicy;
   /** A request that failed outside GraphQL (its client got a 500). */
   onError?: (error: unknown) => void;
 }
@@ -49,12 +49,9 @@ interface Params {
 
 type Accepted = "application/json" | "application/graphql-response+json";
 
-export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocuments = 1_000, onError = () => {} }: GraphqlHttpOptions): GraphqlHttpHandler {
+export function createGraphqlHttp({ yoga, herald, maxRequestBytes, documents, onError = () => {} }: GraphqlHttpOptions): GraphqlHttpHandler {
   const endpoint = yoga.graphqlEndpoint;
-  const schema = yoga.getEnveloped().schema;
   const counts = { direct: 0, handedToYoga: 0 };
-  /** Query texts known to parse and validate (bounded; the oldest goes first). */
-  const valid = new Set<string>();
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== "POST" || req.url !== endpoint) return false;
@@ -77,16 +74,16 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocu
   return Object.assign(handler, { counts });
 
   /**
-   * Whether `query` parses and validates, found with graphql-js itself the first time: a document
-   * that fails goes to Yoga before anything of Yoga's has seen it, because Yoga's parse hooks
-   * shape (and cache) the error from the HTTP request they expect to find in the context.
+   * Whether `query` is within bounds, parses and validates: a document that fails goes to Yoga
+   * before anything of Yoga's has seen it, because Yoga's hooks shape the error from the HTTP
+   * request they expect to find in the context (Yoga asks the same policy, which remembers).
    */
   function isValid(query: string): boolean {
-    if (valid.has(query)) return true;
-    if (!validDocument(schema, query)) return false;
-    if (valid.size >= maxCachedDocuments) valid.delete(valid.values().next().value!);
-    valid.add(query);
-    return true;
+    try {
+      return documents.prepare(query).errors.length === 0;
+    } catch {
+      return false;
+    }
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, accepted: Accepted) {
@@ -98,8 +95,8 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, maxCachedDocu
     const headers = req.headers;
     const caller = httpCaller(herald, headers.authorization, keyHeader(headers["x-herald-key"]));
     const enveloped = yoga.getEnveloped({ caller, params });
-    // Through Yoga's hooks (its parse and validation caches): the document parses; a rule a
-    // plugin adds could still refuse it, and Yoga then says so.
+    // Through Yoga's hooks (the document policy answers from what it just found): the document
+    // parses; a rule a plugin adds could still refuse it, and Yoga then says so.
     const document = enveloped.parse(params.query);
     if (enveloped.validate(enveloped.schema, document).length > 0) return fallback(req, res, body);
     const operationName = params.operationName ?? undefined;

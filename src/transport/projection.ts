@@ -56,13 +56,15 @@ function compileSelection<T>(
   nested: (field: FieldNode) => Read<T> | undefined,
 ): ((value: T) => Record<string, unknown>) | undefined {
   const readers: [string, Read<T>][] = [];
+  const keys = new Set<string>();
   for (const selection of selectionSet.selections) {
     if (selection.kind !== Kind.FIELD || selection.directives?.length || selection.arguments?.length) return undefined;
     const read = selection.selectionSet ? nested(selection) : fields[selection.name.value];
     if (!read) return undefined;
     const key = selection.alias?.value ?? selection.name.value;
     // graphql-js merges a repeated response key; leave that to it.
-    if (readers.some(([k]) => k === key)) return undefined;
+    if (keys.has(key)) return undefined;
+    keys.add(key);
     readers.push([key, read]);
   }
   return (value) => {

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import type { ExecutionArgs, execute, subscribe } from "graphql";
+import { GraphQLError, type ExecutionArgs, type execute, type subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
@@ -9,6 +9,7 @@ import { isRecord } from "../core/validation.ts";
 import type { Caller, Connection } from "../core/types.ts";
 import type { HeraldContext } from "../schema/context.ts";
 import { closeFor, HeraldCloseCode } from "./close-codes.ts";
+import type { DocumentPolicy } from "./document-policy.ts";
 import { createFastPath, type FastSubscriber, type FastSubscription } from "./fast-path.ts";
 import { createWriteCoalescer, type CoalescedWriter, type WriteCoalescer } from "./write-coalescer.ts";
 import { idleStream, writeTextFrame } from "./ws-frames.ts";
@@ -26,6 +27,10 @@ export interface WsTransportOptions {
   pingIntervalMs?: number;
   /** A socket whose unsent data passes this is dropped as a slow consumer (close 4032). */
   maxSocketBufferBytes?: number;
+  /** Largest message a client may send; `ws` closes the socket with 1009 past it, before buffering more. */
+  maxMessageBytes?: number;
+  /** The bounds every document passes (shared with Yoga and the fast path). */
+  documents: DocumentPolicy;
 }
 
 export interface WsTransport {
@@ -68,6 +73,8 @@ class Session implements FastSubscriber, CoalescedWriter {
   alive = true;
   /** graphql-ws's handler of the messages the fast path leaves to it. */
   handleMessage: ((data: string) => Promise<void>) | undefined = undefined;
+  /** graphql-ws's operations of this socket by id (its context's, set on connect). */
+  protocolSubscriptions: Readonly<Record<string, unknown>> | undefined = undefined;
   /** Tells graphql-ws that the socket closed. */
   closed: ((code: number, reason: string) => Promise<void>) | undefined = undefined;
   /** Runs until `connection_init` arrives; dropped then, so an idle socket keeps no timer. */
@@ -173,9 +180,17 @@ export function useGraphqlWs({
   connectionInitTimeoutMs = 3_000, // 3 seconds
   pingIntervalMs = 30_000, // 30 seconds
   maxSocketBufferBytes = 4 * 1024 * 1024, // 4 MiB
+  maxMessageBytes = 256 * 1024, // 256 KiB
+  documents,
 }: WsTransportOptions): WsTransport {
-  const wss = new WebSocketServer<typeof HeraldSocket>({ server, path: yoga.graphqlEndpoint, handleProtocols, WebSocket: HeraldSocket });
-  const fastPath = createFastPath({ schema: yoga.getEnveloped().schema, maskError });
+  const wss = new WebSocketServer<typeof HeraldSocket>({
+    server,
+    path: yoga.graphqlEndpoint,
+    handleProtocols,
+    WebSocket: HeraldSocket,
+    maxPayload: maxMessageBytes,
+  });
+  const fastPath = createFastPath({ schema: yoga.getEnveloped().schema, maskError, documents });
   const deps: SessionDeps = { herald, maxSocketBufferBytes, coalescer: createWriteCoalescer(), slowConsumerDisconnects: 0 };
 
   const protocol = makeServer<Record<string, unknown> | undefined, Session>({
@@ -188,6 +203,7 @@ export function useGraphqlWs({
       const session = ctx.extra;
       clearTimeout(session.initTimer);
       session.initTimer = undefined;
+      session.protocolSubscriptions = ctx.subscriptions;
       const params = ctx.connectionParams ?? {};
       const caller = authenticate(herald.apps, { key: typeof params.key === "string" ? params.key : undefined });
       if (caller.role !== "subscriber") return false; // graphql-ws closes with 4403 Forbidden
@@ -201,8 +217,13 @@ export function useGraphqlWs({
         return false;
       }
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       const session = ctx.extra;
+      // One id, one operation, whichever path took the first (graphql-ws checks only its own).
+      if (session.fast?.has(id)) {
+        session.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+        return [new GraphQLError(`Subscriber for ${id} already exists`)];
+      }
       const enveloped = yoga.getEnveloped({ caller: session.caller, socket: session.socket, params: payload });
       let document;
       try {
@@ -246,7 +267,7 @@ export function useGraphqlWs({
     const operation = fastPath.analyse(payload.query, typeof payload.operationName === "string" ? payload.operationName : undefined);
     if (!operation) return false;
     const fast = (session.fast ??= new Map());
-    if (fast.has(id)) {
+    if (fast.has(id) || (session.protocolSubscriptions !== undefined && id in session.protocolSubscriptions)) {
       session.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
       return true;
     }
