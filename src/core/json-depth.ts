@@ -18,7 +18,10 @@ export function validateJsonTextDepth(text: Uint8Array, limits: Pick<Limits, "ma
 }
 
 function tooDeep(what: string, max: number): HeraldError {
-  return new HeraldError(ErrorCode.BadRequest, `${what} is nested more than ${max} levels deep`, { limit: max });
+  return new HeraldError(ErrorCode.BadRequest, `${what} is nested more than ${max} levels deep (HERALD_MAX_JSON_DEPTH)`, {
+    limit: max,
+    setting: "HERALD_MAX_JSON_DEPTH",
+  });
 }
 
 export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {

@@ -19,7 +19,16 @@ export function maskGraphQLError(logger: Logger) {
         extensions: { ...original.details, code: original.code, http: { status: httpStatusOf(original.code) } },
       });
     }
-    if (original instanceof GraphQLError) return original;
+    if (original instanceof GraphQLError) {
+      if (original.extensions.code !== undefined) return original;
+      // graphql-js's own request errors (variable coercion, a missing operation) carry no code:
+      // they are the caller's mistake, so they say so in the same shape as Herald's.
+      return new GraphQLError(original.message, {
+        nodes: original.nodes,
+        path: original.path,
+        extensions: { ...original.extensions, code: ErrorCode.BadRequest, http: { status: httpStatusOf(ErrorCode.BadRequest) } },
+      });
+    }
     logger.error({ err: original }, "unexpected error in a resolver");
     return new GraphQLError("Unexpected error.", { ...at, extensions: { code: ErrorCode.Internal } });
   };
