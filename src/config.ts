@@ -40,6 +40,8 @@ export interface Limits {
   readonly maxUserIdLength: number;
   /** Nesting of a JSON value (message data, variables, REST bodies): deeper is refused, not recursed into. */
   readonly maxJsonDepth: number;
+  /** Backend operations (publish, batch, reads, schedules) per second of one app on one instance; 0: unlimited. */
+  readonly backendRatePerApp: number;
 }
 
 /** What one GraphQL document may cost, on every lane (transport/document-policy.ts). */
@@ -54,6 +56,8 @@ export interface GraphqlLimits {
   readonly documentCacheBytes: number;
   /** Bytes of one GraphQL response over HTTP; history messages are counted as they are read. */
   readonly maxResponseBytes: number;
+  /** GraphQL requests per second without valid credentials, per client address; 0: unlimited. */
+  readonly anonymousRatePerIp: number;
 }
 
 export interface Config {
@@ -161,6 +165,8 @@ const envSchema = z.object({
   HERALD_DOCUMENT_CACHE_BYTES: int(0, 1024 * 1024 * 1024).default(1024 * 1024),
   HERALD_MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  HERALD_RATE_LIMIT_BACKEND_PER_APP: int(0, 10_000_000).default(0),
+  HERALD_RATE_LIMIT_ANONYMOUS_PER_IP: int(0, 10_000_000).default(20),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
   HERALD_HISTORY_SIZE: int(0, 1_000_000).default(100),
   HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
@@ -232,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxUserInfoBytes: e.HERALD_MAX_USER_INFO_BYTES,
       maxUserIdLength: e.HERALD_MAX_USER_ID_LENGTH,
       maxJsonDepth: e.HERALD_MAX_JSON_DEPTH,
+      backendRatePerApp: e.HERALD_RATE_LIMIT_BACKEND_PER_APP,
     },
     messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
     historySize: e.HERALD_HISTORY_SIZE,
@@ -253,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueryCost: e.HERALD_MAX_QUERY_COST,
       documentCacheBytes: e.HERALD_DOCUMENT_CACHE_BYTES,
       maxResponseBytes: e.HERALD_MAX_RESPONSE_BYTES,
+      anonymousRatePerIp: e.HERALD_RATE_LIMIT_ANONYMOUS_PER_IP,
     },
     pusher: {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,

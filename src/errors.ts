@@ -36,6 +36,8 @@ export enum ErrorCode {
   /** A user id is missing, not a string/number, or too long. */
   InvalidUserId = "INVALID_USER_ID",
   TooManyConnections = "TOO_MANY_CONNECTIONS",
+  /** A configured rate limit (per app, or per address for anonymous requests) was reached. */
+  RateLimited = "RATE_LIMITED",
   /** A subscriber did not keep up and its bounded queue overflowed. */
   SlowConsumer = "SLOW_CONSUMER",
   NotFound = "NOT_FOUND",
@@ -77,6 +79,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.TooManyConnections:
     case ErrorCode.SlowConsumer:
     case ErrorCode.TooManySchedules:
+    case ErrorCode.RateLimited:
       return 429;
     case ErrorCode.EngineUnavailable:
     case ErrorCode.ShuttingDown:

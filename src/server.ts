@@ -11,6 +11,7 @@ import { usePusherApi } from "./rest/pusher/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
+import { rateLimiter } from "./core/rate-limit.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
@@ -54,6 +55,11 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxRequestBytes: config.maxRequestBytes,
     documents,
     maxResponseBytes: config.graphql.maxResponseBytes,
+    anonymousLimiter: rateLimiter({
+      perSecond: config.graphql.anonymousRatePerIp,
+      setting: "HERALD_RATE_LIMIT_ANONYMOUS_PER_IP",
+      what: "requests without credentials per address",
+    }),
   });
 
   const graphqlHttp = createGraphqlHttp({

@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublishDocument } from "./generated/graphql.ts";
-import { APP_ONE, gql, startHerald, type TestServer } from "./helpers/herald.ts";
+import { APP_ONE, APP_TWO, gql, startHerald, type TestServer } from "./helpers/herald.ts";
 import { spawnHerald, type HeraldProcess } from "./helpers/process.ts";
 import { rawClient } from "./helpers/raw-ws.ts";
 
@@ -46,10 +46,13 @@ function expectLimit(answer: Answer, setting: string) {
 /** JSON text of a list nested `depth` deep (JSON.stringify itself overflows on such a value). */
 const deepList = (depth: number) => "[".repeat(depth) + "1" + "]".repeat(depth);
 
+/** The document bounds, not the anonymous rate limit (tested on its own), are under test here. */
+const NO_ANONYMOUS_RATE = { HERALD_RATE_LIMIT_ANONYMOUS_PER_IP: "0" };
+
 describe("GraphQL documents are bounded on every lane", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startHerald();
+    server = await startHerald({ env: NO_ANONYMOUS_RATE });
   });
   afterAll(() => server.close());
 
@@ -171,6 +174,7 @@ describe("limits are configurable", () => {
         HERALD_MAX_RESPONSE_BYTES: "20000",
         HERALD_MAX_ALIASES: "5",
         HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: "4096",
+        ...NO_ANONYMOUS_RATE,
       },
     });
   });
@@ -217,10 +221,57 @@ describe("limits are configurable", () => {
   });
 });
 
+describe("rate limits", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_RATE_LIMIT_ANONYMOUS_PER_IP: "3", HERALD_RATE_LIMIT_BACKEND_PER_APP: "5" } });
+  });
+  afterAll(() => server.close());
+
+  it("limits requests without valid credentials per address, with 429 and Retry-After, before reading the document", async () => {
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await anonymous(server.url, "{ __typename }"));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[3]!.body.errors![0]!.extensions).toMatchObject({ code: "RATE_LIMITED", setting: "HERALD_RATE_LIMIT_ANONYMOUS_PER_IP", limit: 3 });
+    // A wrong secret is anonymous too; the app's own backend is not limited by it.
+    const wrong = await fetch(server.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer wrong-secret-000000" }, body: '{"query":"{ __typename }"}' });
+    expect(wrong.status).toBe(429);
+    expect(Number(wrong.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await asBackend(server.url, '{"query":"{ __typename }"}')).status).toBe(200);
+    // The bucket refills at the rate: a third of a second buys one more.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await anonymous(server.url, "{ __typename }")).status).toBe(200);
+  });
+
+  it("limits one app's backend operations, on every surface, and publishes nothing over the limit", async () => {
+    // The backend's `{ __typename }` above spent none: only core operations count.
+    const publish = (n: number) => gql(server, PublishDocument, { input: { channels: ["rated"], event: "e", data: { n } } });
+    const results = [];
+    for (let n = 0; n < 5; n++) results.push(await publish(n));
+    expect(results.map((r) => r.errors?.[0]?.extensions?.code ?? "ok")).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+    const over = await publish(5);
+    expect(over.status).toBe(429);
+    expect(over.errors![0]!.extensions).toMatchObject({ code: "RATE_LIMITED", setting: "HERALD_RATE_LIMIT_BACKEND_PER_APP" });
+    const backendless = await fetch(`${server.url}/${APP_ONE.id}/${APP_ONE.secret}/messaging/rated`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"message": "over"}',
+    });
+    expect(backendless.status).toBe(429);
+    expect(backendless.headers.get("retry-after")).toBe("1");
+    expect(await backendless.json()).toMatchObject({ code: 5919 });
+    // Another app has its own operations.
+    const other = await gql(server, PublishDocument, { input: { channels: ["rated"], event: "e" } }, { bearer: APP_TWO.secret });
+    expect(other.errors).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await historyOf(server.url, "rated")).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
+  });
+});
+
 describe("an anonymous flood of distinct large documents", () => {
   let herald: HeraldProcess;
   beforeAll(async () => {
-    herald = await spawnHerald({ LOG_LEVEL: "info" });
+    herald = await spawnHerald({ LOG_LEVEL: "info", ...NO_ANONYMOUS_RATE });
   });
   afterAll(async () => {
     herald.child.kill("SIGTERM");

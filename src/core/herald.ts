@@ -4,6 +4,7 @@ import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
+import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
 import type {
@@ -120,6 +121,15 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     for (const member of members) publishMemberEvent(engine, appId, channel, "MEMBER_REMOVED", member).catch(onError);
   });
 
+  const backendLimiter = rateLimiter({ perSecond: limits.backendRatePerApp, setting: "HERALD_RATE_LIMIT_BACKEND_PER_APP", what: "backend operations per app" });
+
+  /** The app of a backend caller, which spends one of its app's operations (when limited). */
+  function backendApp(caller: Caller): App {
+    const app = requireBackend(caller);
+    backendLimiter?.take(app.id);
+    return app;
+  }
+
   function assertOpen() {
     if (closing) throw new HeraldError(ErrorCode.ShuttingDown, "Herald is shutting down");
   }
@@ -139,21 +149,21 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     apps,
     async publish(caller, input, options = {}) {
       assertOpen();
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       const [result] = await publisher.deliver(app, [publisher.prepare(input, options)]);
       return result!;
     },
     async triggerBatch(caller, inputs, options = {}) {
       assertOpen();
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       return publisher.deliver(app, publisher.prepareBatch(inputs, options));
     },
     async channel(caller, name) {
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       return channelInfo(app, validateChannelName(name, limits));
     },
     async channels(caller, prefix, first) {
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       if (!Number.isInteger(first) || first < 1 || first > 1000) {
         throw new HeraldError(ErrorCode.BadRequest, "first must be between 1 and 1000");
       }
@@ -172,7 +182,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       );
     },
     async history(caller, channel, { limit: asked, since }) {
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       const limit = asked ?? Math.min(DEFAULT_HISTORY_LIMIT, config.historySize);
       const name = validateChannelName(channel, limits);
       if (!Number.isInteger(limit) || limit < 0 || limit > config.historySize) {
@@ -182,7 +192,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       return { offset: result.offset, epoch: result.epoch, recoverable: result.recoverable, messages: result.messages.map(messageEvent) };
     },
     async presence(caller, channel) {
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       const name = validateChannelName(channel, limits);
       if (channelKind(name) !== "presence") {
         throw new HeraldError(ErrorCode.BadRequest, `${name} is not a presence channel (presence channels start with presence-)`);
@@ -192,24 +202,24 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     },
     async terminateUserConnections(caller, userId) {
       assertOpen();
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       validateMember(userId, null, limits);
       await engine.publish(app.id, [
         { id: randomUUID(), channel: CONTROL_CHANNEL, event: TERMINATE_EVENT, data: { userId }, headers: {}, publishedAt: now().toISOString() },
       ], { history: false });
     },
     async messageStatus(caller, id) {
-      const app = requireBackend(caller);
+      const app = backendApp(caller);
       const valid = validateMessageId(id, limits);
       const [scheduled, record] = await Promise.all([scheduler.status(app, valid), engine.getMessageStatus(app.id, valid)]);
       return scheduled ?? record ?? { id, status: "UNKNOWN", channels: [], runs: 0 };
     },
     async schedule(caller, input) {
       assertOpen();
-      return scheduler.schedule(requireBackend(caller), input);
+      return scheduler.schedule(backendApp(caller), input);
     },
     async cancelScheduled(caller, id) {
-      return scheduler.cancel(requireBackend(caller), id);
+      return scheduler.cancel(backendApp(caller), id);
     },
     connect(app, transport, options) {
       assertOpen();

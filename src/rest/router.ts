@@ -110,6 +110,9 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     } catch (error) {
       response = route.errorResponse(error);
       if (response.status >= 500) options.onServerError(error, route);
+      // A rate-limited caller learns when to retry, whatever the vendor's body says.
+      const retryAfter = error instanceof HeraldError ? error.details.retryAfterSeconds : undefined;
+      if (retryAfter !== undefined) response = { ...response, headers: { ...response.headers, "retry-after": String(retryAfter) } };
     }
     const isText = typeof response.body === "string";
     const body = response.body === undefined ? "" : isText ? (response.body as string) : JSON.stringify(response.body);

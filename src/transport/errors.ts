@@ -16,7 +16,7 @@ export function maskGraphQLError(logger: Logger) {
       if (original.code === ErrorCode.Internal) logger.error({ err: original }, "internal error");
       return new GraphQLError(original.message, {
         ...at,
-        extensions: { ...original.details, code: original.code, http: { status: httpStatusOf(original.code) } },
+        extensions: { ...original.details, code: original.code, http: httpOf(original) },
       });
     }
     if (original instanceof GraphQLError) {
@@ -32,4 +32,11 @@ export function maskGraphQLError(logger: Logger) {
     logger.error({ err: original }, "unexpected error in a resolver");
     return new GraphQLError("Unexpected error.", { ...at, extensions: { code: ErrorCode.Internal } });
   };
+}
+
+/** The HTTP status of a Herald error, and when to retry one that is rate-limited. */
+function httpOf(error: HeraldError): { status: number; headers?: Record<string, string> } {
+  const status = httpStatusOf(error.code);
+  const retryAfter = error.details.retryAfterSeconds;
+  return retryAfter === undefined ? { status } : { status, headers: { "retry-after": String(retryAfter) } };
 }

@@ -91,9 +91,10 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, documents, on
     const params = body && paramsOf(body);
     if (!params) return fallback(req, res, body ?? Buffer.alloc(0));
 
-    if (!isValid(params.query)) return fallback(req, res, body);
     const headers = req.headers;
     const caller = httpCaller(herald, headers.authorization, keyHeader(headers["x-herald-key"]));
+    // Anonymous callers are Yoga's, which rate-limits them before their document is looked at.
+    if (caller.role === "anonymous" || !isValid(params.query)) return fallback(req, res, body);
     const enveloped = yoga.getEnveloped({ caller, params });
     // Through Yoga's hooks (the document policy answers from what it just found): the document
     // parses; a rule a plugin adds could still refuse it, and Yoga then says so.

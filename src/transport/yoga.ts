@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
@@ -5,8 +6,9 @@ import { authenticate, credentialsFromHttp } from "../core/auth.ts";
 import type { HeraldCore } from "../core/herald.ts";
 import type { Caller } from "../core/types.ts";
 import type { HeraldContext } from "../schema/context.ts";
+import type { RateLimiter } from "../core/rate-limit.ts";
 import { ResponseBudget } from "../core/response-budget.ts";
-import { ErrorCode } from "../errors.ts";
+import { ErrorCode, HeraldError, httpStatusOf } from "../errors.ts";
 import type { DocumentPolicy } from "./document-policy.ts";
 
 /** What the WebSocket transport hands Yoga: the caller it authenticated at connection_init. */
@@ -28,6 +30,8 @@ export interface YogaOptions {
   documents: DocumentPolicy;
   /** Bytes one answer may take (HERALD_MAX_RESPONSE_BYTES). */
   maxResponseBytes: number;
+  /** Requests without valid credentials, by client address (HERALD_RATE_LIMIT_ANONYMOUS_PER_IP); none: unlimited. */
+  anonymousLimiter?: RateLimiter | undefined;
   /** Pre-filled in GraphiQL's headers editor (the development app's key). */
   graphiqlHeaders?: Record<string, string> | undefined;
 }
@@ -37,7 +41,17 @@ export interface YogaOptions {
  * HTTP callers authenticate per request: `Authorization` for backends; subscribers, which cannot
  * set headers from an `EventSource`, give the key as `?key=` or `X-Herald-Key`.
  */
-export function createHeraldYoga({ schema, herald, logger, maskError, graphiqlHeaders, maxRequestBytes, documents, maxResponseBytes }: YogaOptions): HeraldYoga {
+export function createHeraldYoga({
+  schema,
+  herald,
+  logger,
+  maskError,
+  graphiqlHeaders,
+  maxRequestBytes,
+  documents,
+  maxResponseBytes,
+  anonymousLimiter,
+}: YogaOptions): HeraldYoga {
   return createYoga<WsInitialContext, HeraldContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -54,7 +68,12 @@ export function createHeraldYoga({ schema, herald, logger, maskError, graphiqlHe
     // Yoga's cache keeps 1,000 documents whatever their size, before any credential is checked;
     // the document policy parses, bounds and caches instead (by bytes, valid documents only).
     parserAndValidationCache: false,
-    plugins: [useContentLengthLimit(maxRequestBytes), useGetParamsCheck(), documents.plugin],
+    plugins: [
+      ...(anonymousLimiter ? [useAnonymousRateLimit(herald, anonymousLimiter)] : []),
+      useContentLengthLimit(maxRequestBytes),
+      useGetParamsCheck(),
+      documents.plugin,
+    ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(" ")),
       info: (...args) => logger.info(args.map(String).join(" ")),
@@ -65,10 +84,7 @@ export function createHeraldYoga({ schema, herald, logger, maskError, graphiqlHe
     },
     context: (initial): HeraldContext => {
       const budget = new ResponseBudget(maxResponseBytes);
-      if (initial.caller) return { herald, caller: initial.caller, budget };
-      const request = initial.request;
-      const key = request.headers.get("x-herald-key") ?? new URL(request.url).searchParams.get("key");
-      return { herald, caller: httpCaller(herald, request.headers.get("authorization"), key), budget };
+      return { herald, caller: initial.caller ?? requestCaller(herald, initial.request), budget };
     },
   });
 }
@@ -76,6 +92,37 @@ export function createHeraldYoga({ schema, herald, logger, maskError, graphiqlHe
 /** Who an HTTP request is: its `Authorization` (backends), or its app key (subscribers). */
 export function httpCaller(herald: HeraldCore, authorization: string | null | undefined, key: string | null | undefined): Caller {
   return authenticate(herald.apps, credentialsFromHttp(authorization, key));
+}
+
+/** Who an HTTP request to Yoga is, from its headers or `?key=`. */
+function requestCaller(herald: HeraldCore, request: Request): Caller {
+  const key = request.headers.get("x-herald-key") ?? new URL(request.url).searchParams.get("key");
+  return httpCaller(herald, request.headers.get("authorization"), key);
+}
+
+/**
+ * Requests without valid credentials (wrong ones included) take a token of their client
+ * address's bucket before anything reads their body: that is all an anonymous caller can spend.
+ * The address is the TCP peer's; behind a proxy every client shares the proxy's.
+ */
+function useAnonymousRateLimit(herald: HeraldCore, limiter: RateLimiter): Plugin<Record<string, never>, { req?: IncomingMessage }> {
+  return {
+    onRequestParse({ request, serverContext }) {
+      if (requestCaller(herald, request).role !== "anonymous") return;
+      try {
+        limiter.take(serverContext.req?.socket.remoteAddress ?? "unknown");
+      } catch (error) {
+        if (!(error instanceof HeraldError)) throw error;
+        throw createGraphQLError(error.message, {
+          extensions: {
+            ...error.details,
+            code: error.code,
+            http: { status: httpStatusOf(error.code), headers: { "retry-after": String(error.details.retryAfterSeconds) } },
+          },
+        });
+      }
+    },
+  };
 }
 
 /**

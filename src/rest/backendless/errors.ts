@@ -34,6 +34,7 @@ export enum BackendlessCode {
   TooManyMembers = 5916,
   UserInfoTooLarge = 5917,
   InvalidUserId = 5918,
+  RateLimited = 5919,
   EngineUnavailable = 5950,
   ShuttingDown = 5951,
   Internal = 5999,
@@ -98,6 +99,8 @@ export function backendlessCodeOf(code: ErrorCode): BackendlessCode {
       return BackendlessCode.UserInfoTooLarge;
     case ErrorCode.InvalidUserId:
       return BackendlessCode.InvalidUserId;
+    case ErrorCode.RateLimited:
+      return BackendlessCode.RateLimited;
     case ErrorCode.EngineUnavailable:
       return BackendlessCode.EngineUnavailable;
     case ErrorCode.ShuttingDown:
