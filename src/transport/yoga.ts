@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createGraphQLError, createYoga, type GraphiQLOptions, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { authenticate, credentialsFromHttp } from "../core/auth.ts";
@@ -61,6 +61,7 @@ export function createHeraldYoga({
       subscriptionsProtocol: "SSE",
       ...(graphiqlHeaders ? { headers: JSON.stringify(graphiqlHeaders, null, 2) } : {}),
     },
+    renderGraphiQL: offlineGraphiQL(),
     maskedErrors: { maskError },
     // Yoga's own limit pipes every body through a TransformStream (an AbortController and a
     // DOMException per request, a large share of a publish's CPU); ours reads Content-Length.
@@ -92,6 +93,17 @@ export function createHeraldYoga({
 /** Who an HTTP request is: its `Authorization` (backends), or its app key (subscribers). */
 export function httpCaller(herald: HeraldCore, authorization: string | null | undefined, key: string | null | undefined): Caller {
   return authenticate(herald.apps, credentialsFromHttp(authorization, key));
+}
+
+/**
+ * GraphiQL with its scripts, styles and editor workers inlined (`@graphql-yoga/render-graphiql`)
+ * instead of Yoga's default page, which loads them from unpkg.com and stays blank offline. The
+ * 9 MB module is loaded on the first visit, and each server builds its page once: its options
+ * never change.
+ */
+function offlineGraphiQL(): (options: GraphiQLOptions) => Promise<string> {
+  let page: Promise<string> | undefined;
+  return (options) => (page ??= import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => renderGraphiQL(options)));
 }
 
 /** Who an HTTP request to Yoga is, from its headers or `?key=`. */
