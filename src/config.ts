@@ -58,6 +58,8 @@ export interface GraphqlLimits {
   readonly maxResponseBytes: number;
   /** GraphQL requests per second without valid credentials, per client address; 0: unlimited. */
   readonly anonymousRatePerIp: number;
+  /** Whether `__schema` and `__type` may be queried (GraphiQL needs them). */
+  readonly introspection: boolean;
 }
 
 export interface Config {
@@ -93,6 +95,8 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** Largest WebSocket message a client may send (close 1009 past it). */
   readonly maxWebSocketMessageBytes: number;
+  /** Origins browsers may call GraphQL over HTTP from (`*`: any); never with credentials (cookies). */
+  readonly corsOrigins: readonly string[];
   readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
   readonly schedules: ScheduleConfig;
@@ -140,6 +144,11 @@ const envSchema = z.object({
   HERALD_APPS_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
+  HERALD_INTROSPECTION: z.enum(["true", "false"]).optional(),
+  HERALD_CORS_ORIGINS: z
+    .string()
+    .refine((s) => s.split(",").every((origin) => origin.trim() === "*" || /^https?:\/\/[^/\s]+$/.test(origin.trim())), "a comma-separated list of origins (https://example.com) or *")
+    .default("*"),
   HERALD_MAX_CHANNEL_NAME_LENGTH: int(1, 10_000).default(200),
   HERALD_MAX_EVENT_NAME_LENGTH: int(1, 10_000).default(200),
   HERALD_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(64 * 1024),
@@ -261,7 +270,9 @@ export function loadConfig(env: Env = process.env): Config {
       documentCacheBytes: e.HERALD_DOCUMENT_CACHE_BYTES,
       maxResponseBytes: e.HERALD_MAX_RESPONSE_BYTES,
       anonymousRatePerIp: e.HERALD_RATE_LIMIT_ANONYMOUS_PER_IP,
+      introspection: e.HERALD_INTROSPECTION === undefined ? !production : e.HERALD_INTROSPECTION === "true",
     },
+    corsOrigins: e.HERALD_CORS_ORIGINS.split(",").map((origin) => origin.trim()),
     pusher: {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
       maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,

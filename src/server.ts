@@ -55,6 +55,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxRequestBytes: config.maxRequestBytes,
     documents,
     maxResponseBytes: config.graphql.maxResponseBytes,
+    corsOrigins: config.corsOrigins,
     anonymousLimiter: rateLimiter({
       perSecond: config.graphql.anonymousRatePerIp,
       setting: "HERALD_RATE_LIMIT_ANONYMOUS_PER_IP",

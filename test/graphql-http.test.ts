@@ -141,6 +141,7 @@ describe("GraphQL over HTTP: the direct lane answers as Yoga does", () => {
         maxRequestBytes: MAX_REQUEST_BYTES,
         documents,
         maxResponseBytes: config.graphql.maxResponseBytes,
+        corsOrigins: config.corsOrigins,
       });
     const yoga = makeYoga();
     lane = createGraphqlHttp({ yoga, herald: core, maxRequestBytes: MAX_REQUEST_BYTES, documents });

@@ -221,6 +221,50 @@ describe("limits are configurable", () => {
   });
 });
 
+describe("introspection and CORS are configurable", () => {
+  let open: TestServer;
+  let closed: TestServer;
+  beforeAll(async () => {
+    open = await startHerald({ env: NO_ANONYMOUS_RATE });
+    closed = await startHerald({ env: { ...NO_ANONYMOUS_RATE, HERALD_INTROSPECTION: "false", HERALD_CORS_ORIGINS: "https://app.example" } });
+  });
+  afterAll(() => Promise.all([open.close(), closed.close()]));
+
+  it("answers introspection by default and refuses it with HERALD_INTROSPECTION=false, on every lane", async () => {
+    const query = "{ __schema { queryType { name } } }";
+    expect((await anonymous(open.url, query)).body.data).toEqual({ __schema: { queryType: { name: "Query" } } });
+    for (const answer of [await anonymous(closed.url, query), await asBackend(closed.url, JSON.stringify({ query: '{ __type(name: "Query") { name } }' }))]) {
+      expect(answer.body.data ?? null).toBeNull();
+      expect(answer.body.errors![0]!.message).toMatch(/introspection has been disabled/);
+    }
+    const client = await rawClient(closed);
+    client.subscribe("intro", 'subscription { channel(name: "c") { event } } query Q { __schema { queryType { name } } }');
+    client.subscribe("intro2", "{ __schema { queryType { name } } }");
+    await client.until(() => client.messages.some((m) => m.id === "intro2" && m.type === "error"));
+    expect(JSON.stringify(client.messages.find((m) => m.id === "intro2")!.payload)).toMatch(/introspection has been disabled/);
+    client.socket.close();
+    // __typename is not introspection.
+    expect((await anonymous(closed.url, "{ __typename }")).body.data).toEqual({ __typename: "Query" });
+  });
+
+  it("allows any origin without credentials by default, and only the configured ones when set", async () => {
+    const preflight = (server: TestServer, origin: string) =>
+      fetch(server.graphqlUrl, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+      });
+    const any = await preflight(open, "https://anywhere.example");
+    expect(any.headers.get("access-control-allow-origin")).toBe("https://anywhere.example");
+    expect(any.headers.get("access-control-allow-credentials")).toBeNull();
+    expect(any.headers.get("access-control-allow-headers")).toContain("authorization");
+    const listed = await preflight(closed, "https://app.example");
+    expect(listed.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(listed.headers.get("access-control-allow-credentials")).toBeNull();
+    const other = await preflight(closed, "https://evil.example");
+    expect(other.headers.get("access-control-allow-origin")).not.toBe("https://evil.example");
+  });
+});
+
 describe("rate limits", () => {
   let server: TestServer;
   beforeAll(async () => {

@@ -4,7 +4,9 @@ import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import {
   GraphQLError,
   Kind,
+  NoSchemaIntrospectionCustomRule,
   parse,
+  specifiedRules,
   validate,
   type DocumentNode,
   type FragmentDefinitionNode,
@@ -48,6 +50,8 @@ export interface DocumentLimits {
   readonly historySize: number;
   /** Members a presence channel holds at most: what `members` is costed at. */
   readonly maxPresenceMembers: number;
+  /** Whether `__schema` and `__type` may be asked for (HERALD_INTROSPECTION). */
+  readonly introspection: boolean;
 }
 
 export interface PreparedDocument {
@@ -103,6 +107,8 @@ export function createDocumentPolicy(schema: GraphQLSchema, limits: DocumentLimi
     costRule(limits),
   ];
 
+  const rules = limits.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
+
   function prepare(query: string): PreparedDocument {
     const cached = cache.get(query);
     if (cached) {
@@ -123,7 +129,7 @@ export function createDocumentPolicy(schema: GraphQLSchema, limits: DocumentLimi
       if (error instanceof GraphQLError) last = { query, error };
       throw error;
     }
-    const errors = validate(schema, document);
+    const errors = validate(schema, document, rules);
     validation.set(document, errors);
     const prepared = { document, errors };
     if (errors.length === 0) remember(query, document);
@@ -179,12 +185,17 @@ export function createDocumentPolicy(schema: GraphQLSchema, limits: DocumentLimi
     },
     onValidate({ params, setResult }) {
       const errors = validation.get(params.documentAST);
-      // Rules a plugin added would still run (none does today): only skip plain validation.
-      if (errors && !params.rules?.length) setResult([...errors]);
+      // Yoga asks for graphql-js's own rules, which `prepare` ran (with ours): answer from what
+      // it found. Rules a plugin added would still run (none does today).
+      if (errors && isSpecifiedRules(params.rules)) setResult([...errors]);
     },
   };
 
   return { prepare, validationOf: (document) => validation.get(document), plugin };
+}
+
+function isSpecifiedRules(rules: readonly ValidationRule[] | undefined): boolean {
+  return rules === undefined || (rules.length === specifiedRules.length && rules.every((rule, i) => rule === specifiedRules[i]));
 }
 
 /** A bound exceeded: BAD_REQUEST with HTTP 400, naming the setting and its value. */

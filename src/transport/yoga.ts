@@ -32,6 +32,8 @@ export interface YogaOptions {
   maxResponseBytes: number;
   /** Requests without valid credentials, by client address (HERALD_RATE_LIMIT_ANONYMOUS_PER_IP); none: unlimited. */
   anonymousLimiter?: RateLimiter | undefined;
+  /** Origins browsers may call from (HERALD_CORS_ORIGINS; `*`: any), never with credentials. */
+  corsOrigins: readonly string[];
   /** Pre-filled in GraphiQL's headers editor (the development app's key). */
   graphiqlHeaders?: Record<string, string> | undefined;
 }
@@ -51,6 +53,7 @@ export function createHeraldYoga({
   documents,
   maxResponseBytes,
   anonymousLimiter,
+  corsOrigins,
 }: YogaOptions): HeraldYoga {
   return createYoga<WsInitialContext, HeraldContext>({
     schema,
@@ -63,6 +66,8 @@ export function createHeraldYoga({
     },
     renderGraphiQL: offlineGraphiQL(),
     maskedErrors: { maskError },
+    // Herald's credentials are headers, never cookies: no origin is allowed credentials.
+    cors: { origin: [...corsOrigins], credentials: false, exposedHeaders: ["retry-after"] },
     // Yoga's own limit pipes every body through a TransformStream (an AbortController and a
     // DOMException per request, a large share of a publish's CPU); ours reads Content-Length.
     maxRequestBodySize: false,
