@@ -24,6 +24,11 @@ export interface Limits {
   readonly maxChannelsPerPublish: number;
   readonly maxBatchSize: number;
   readonly maxHeaders: number;
+  /**
+   * Longest header value, in UTF-16 code units. Every subscription's selector reads the headers
+   * of every message on its channel, so this bounds the work one publish causes per subscriber.
+   */
+  readonly maxHeaderValueLength: number;
   readonly maxSubscriptionsPerConnection: number;
   readonly maxConnectionsPerApp: number;
   readonly maxSelectorLength: number;
@@ -142,6 +147,7 @@ const envSchema = z.object({
   HERALD_MAX_CHANNELS_PER_PUBLISH: int(1, 10_000).default(100),
   HERALD_MAX_BATCH_SIZE: int(1, 1_000).default(10),
   HERALD_MAX_HEADERS: int(0, 1_000).default(32),
+  HERALD_MAX_HEADER_VALUE_LENGTH: int(1, 64 * 1024 * 1024).default(4096),
   HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 100_000).default(100),
   HERALD_MAX_CONNECTIONS_PER_APP: int(1, 10_000_000).default(100_000),
   HERALD_MAX_SELECTOR_LENGTH: int(1, 100_000).default(1024),
@@ -222,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxChannelsPerPublish: e.HERALD_MAX_CHANNELS_PER_PUBLISH,
       maxBatchSize: e.HERALD_MAX_BATCH_SIZE,
       maxHeaders: e.HERALD_MAX_HEADERS,
+      maxHeaderValueLength: e.HERALD_MAX_HEADER_VALUE_LENGTH,
       maxSubscriptionsPerConnection: e.HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxConnectionsPerApp: e.HERALD_MAX_CONNECTIONS_PER_APP,
       maxSelectorLength: e.HERALD_MAX_SELECTOR_LENGTH,
