@@ -75,6 +75,8 @@ export interface Config {
   readonly limits: Limits;
   /** How long a published message's status (`messageStatus`) is kept. */
   readonly messageStatusTtlSeconds: number;
+  /** Memory engine: statuses kept at most, over all apps; the oldest stored is forgotten first (Redis keeps each for its TTL). */
+  readonly memoryMaxStatuses: number;
   /** Messages each channel's history keeps; 0: no history (messages get no offset, nothing resumes). */
   readonly historySize: number;
   /** A channel's history expires this long after its last publish (then its epoch changes). */
@@ -168,6 +170,7 @@ const envSchema = z.object({
   HERALD_MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  HERALD_MEMORY_MAX_STATUSES: int(1, 100_000_000).default(100_000),
   HERALD_HISTORY_SIZE: int(0, 1_000_000).default(100),
   HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
   HERALD_IDEMPOTENCY_WINDOW_SECONDS: int(1, 7 * 24 * 3600).default(300),
@@ -241,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxJsonDepth: e.HERALD_MAX_JSON_DEPTH,
     },
     messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
+    memoryMaxStatuses: e.HERALD_MEMORY_MAX_STATUSES,
     historySize: e.HERALD_HISTORY_SIZE,
     historyTtlSeconds: e.HERALD_HISTORY_TTL_SECONDS,
     idempotencyWindowSeconds: e.HERALD_IDEMPOTENCY_WINDOW_SECONDS,

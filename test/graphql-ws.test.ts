@@ -173,6 +173,21 @@ describe("header selectors", () => {
   });
 });
 
+describe("messageStatus with HERALD_MEMORY_MAX_STATUSES", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MEMORY_MAX_STATUSES: "3" } });
+  });
+  afterAll(() => server.close());
+
+  it("forgets the oldest statuses past the limit and still answers the newest", async () => {
+    const ids = ["bounded-1", "bounded-2", "bounded-3", "bounded-4", "bounded-5"];
+    for (const id of ids) expect((await gql(server, PublishDocument, { input: { channels: ["bounded"], id } })).errors).toBeUndefined();
+    const statuses = await Promise.all(ids.map(async (id) => (await gql(server, MessageStatusDocument, { id })).data?.messageStatus.status));
+    expect(statuses).toEqual(["UNKNOWN", "UNKNOWN", "PUBLISHED", "PUBLISHED", "PUBLISHED"]);
+  });
+});
+
 describe("header selectors at their worst", () => {
   // Issue 20, finding 7: 100 subscriptions with 1,000-character LIKE patterns and one publish
   // with a 60,000-character header froze the server for half a minute, as each match cost
