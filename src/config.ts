@@ -24,6 +24,11 @@ export interface Limits {
   readonly maxChannelsPerPublish: number;
   readonly maxBatchSize: number;
   readonly maxHeaders: number;
+  /**
+   * Longest header value, in UTF-16 code units. Every subscription's selector reads the headers
+   * of every message on its channel, so this bounds the work one publish causes per subscriber.
+   */
+  readonly maxHeaderValueLength: number;
   readonly maxSubscriptionsPerConnection: number;
   readonly maxConnectionsPerApp: number;
   readonly maxSelectorLength: number;
@@ -76,6 +81,8 @@ export interface Config {
   readonly limits: Limits;
   /** How long a published message's status (`messageStatus`) is kept. */
   readonly messageStatusTtlSeconds: number;
+  /** Memory engine: statuses kept at most, over all apps; the oldest stored is forgotten first (Redis keeps each for its TTL). */
+  readonly memoryMaxStatuses: number;
   /** Messages each channel's history keeps; 0: no history (messages get no offset, nothing resumes). */
   readonly historySize: number;
   /** A channel's history expires this long after its last publish (then its epoch changes). */
@@ -155,6 +162,7 @@ const envSchema = z.object({
   HERALD_MAX_CHANNELS_PER_PUBLISH: int(1, 10_000).default(100),
   HERALD_MAX_BATCH_SIZE: int(1, 1_000).default(10),
   HERALD_MAX_HEADERS: int(0, 1_000).default(32),
+  HERALD_MAX_HEADER_VALUE_LENGTH: int(1, 64 * 1024 * 1024).default(4096),
   HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 100_000).default(100),
   HERALD_MAX_CONNECTIONS_PER_APP: int(1, 10_000_000).default(100_000),
   HERALD_MAX_SELECTOR_LENGTH: int(1, 100_000).default(1024),
@@ -177,6 +185,7 @@ const envSchema = z.object({
   HERALD_RATE_LIMIT_BACKEND_PER_APP: int(0, 10_000_000).default(0),
   HERALD_RATE_LIMIT_ANONYMOUS_PER_IP: int(0, 10_000_000).default(20),
   HERALD_MESSAGE_STATUS_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  HERALD_MEMORY_MAX_STATUSES: int(1, 100_000_000).default(100_000),
   HERALD_HISTORY_SIZE: int(0, 1_000_000).default(100),
   HERALD_HISTORY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(600),
   HERALD_IDEMPOTENCY_WINDOW_SECONDS: int(1, 7 * 24 * 3600).default(300),
@@ -237,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxChannelsPerPublish: e.HERALD_MAX_CHANNELS_PER_PUBLISH,
       maxBatchSize: e.HERALD_MAX_BATCH_SIZE,
       maxHeaders: e.HERALD_MAX_HEADERS,
+      maxHeaderValueLength: e.HERALD_MAX_HEADER_VALUE_LENGTH,
       maxSubscriptionsPerConnection: e.HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxConnectionsPerApp: e.HERALD_MAX_CONNECTIONS_PER_APP,
       maxSelectorLength: e.HERALD_MAX_SELECTOR_LENGTH,
@@ -250,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
       backendRatePerApp: e.HERALD_RATE_LIMIT_BACKEND_PER_APP,
     },
     messageStatusTtlSeconds: e.HERALD_MESSAGE_STATUS_TTL_SECONDS,
+    memoryMaxStatuses: e.HERALD_MEMORY_MAX_STATUSES,
     historySize: e.HERALD_HISTORY_SIZE,
     historyTtlSeconds: e.HERALD_HISTORY_TTL_SECONDS,
     idempotencyWindowSeconds: e.HERALD_IDEMPOTENCY_WINDOW_SECONDS,

@@ -196,3 +196,23 @@ describe.each(factories)("engine contract: $name", (factory) => {
     await expect(a.ping()).resolves.toBeUndefined();
   });
 });
+
+describe("memory engine: message statuses are bounded by count", () => {
+  // Issue 20, finding 11: a status per message for a day filled the heap at a steady rate.
+  const store = (engine: Engine, appId: string, id: string) =>
+    engine.publish(appId, [], { statuses: { records: [{ id, status: "PUBLISHED", channels: ["c"], runs: 1 }], ttlSeconds: 3_600 }, history: false });
+  const kept = async (engine: Engine, ids: [string, string][]) =>
+    (await Promise.all(ids.map(async ([appId, id]) => ((await engine.getMessageStatus(appId, id)) ? `${appId}/${id}` : undefined)))).filter(Boolean);
+
+  it("forgets the oldest stored first, across apps, long before the TTL, and answers the newest", async () => {
+    const engine = createMemoryEngine({ maxStatuses: 3 });
+    const all: [string, string][] = [["app", "s1"], ["other", "s2"], ["app", "s3"], ["app", "s4"], ["other", "s5"]];
+    for (const [appId, id] of all) await store(engine, appId, id);
+    expect(await kept(engine, all)).toEqual(["app/s3", "app/s4", "other/s5"]);
+    // Stored again, a status counts as the newest: the next one pushes out s4, not s3.
+    await store(engine, "app", "s3");
+    await store(engine, "app", "s6");
+    expect(await kept(engine, [...all, ["app", "s6"]])).toEqual(["app/s3", "other/s5", "app/s6"]);
+    await engine.close();
+  });
+});

@@ -173,6 +173,58 @@ describe("header selectors", () => {
   });
 });
 
+describe("messageStatus with HERALD_MEMORY_MAX_STATUSES", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MEMORY_MAX_STATUSES: "3" } });
+  });
+  afterAll(() => server.close());
+
+  it("forgets the oldest statuses past the limit and still answers the newest", async () => {
+    const ids = ["bounded-1", "bounded-2", "bounded-3", "bounded-4", "bounded-5"];
+    for (const id of ids) expect((await gql(server, PublishDocument, { input: { channels: ["bounded"], id } })).errors).toBeUndefined();
+    const statuses = await Promise.all(ids.map(async (id) => (await gql(server, MessageStatusDocument, { id })).data?.messageStatus.status));
+    expect(statuses).toEqual(["UNKNOWN", "UNKNOWN", "PUBLISHED", "PUBLISHED", "PUBLISHED"]);
+  });
+});
+
+describe("header selectors at their worst", () => {
+  // Issue 20, finding 7: 100 subscriptions with 1,000-character LIKE patterns and one publish
+  // with a 60,000-character header froze the server for half a minute, as each match cost
+  // value × pattern. Here the header limit is raised to that size, and the publish must be
+  // answered and delivered as usual.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startHerald({ env: { HERALD_MAX_HEADER_VALUE_LENGTH: "60000" } });
+  });
+  afterAll(() => server.close());
+
+  it("answers a publish with a header at the limit to 100 subscriptions with long LIKE patterns, and filters it right", async () => {
+    const a = (count: number) => "a".repeat(count);
+    // A trailing % keeps every subscription searching the whole value, with and without `_`.
+    const patterns = [`%${a(997)}b%`, `%${a(997)}c%`, `%${"a_".repeat(498)}b%`, `%${"a_".repeat(498)}c%`];
+    const connections = [connectWs(server), connectWs(server)];
+    const subscriptions = Array.from({ length: 100 }, (_, i) => {
+      const pattern = patterns[i % patterns.length]!;
+      return { pattern, sub: subscribeChannel(connections[i % 2]!, "worst", { selector: `h LIKE '${pattern}'` }) };
+    });
+    await Promise.all(subscriptions.map(({ sub }) => sub.subscribed));
+
+    // A stalled event loop stalls timers too, so the bound is checked on the clock.
+    const started = Date.now();
+    const long = await gql(server, PublishDocument, { input: { channels: ["worst"], data: "long", headers: { h: `${a(59_999)}b` } } });
+    expect(long.errors).toBeUndefined();
+    // Every pattern matches this one: once it arrives everywhere, anything before it would have.
+    await gql(server, PublishDocument, { input: { channels: ["worst"], data: "marker", headers: { h: `${a(997)}b${a(997)}c` } } });
+    for (const { pattern, sub } of subscriptions) {
+      const expected = pattern.includes("b%") ? ["long", "marker"] : ["marker"];
+      expect((await sub.messages(expected.length)).map((e) => e.data)).toEqual(expected);
+    }
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await Promise.all(connections.map((ws) => ws.dispose()));
+  });
+});
+
 describe("connection_init timeout", () => {
   let server: TestServer;
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import { rejectionOf } from "./helpers/wait.ts";
 describe("auth failures and bad input", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startHerald({ env: { HERALD_MAX_PAYLOAD_BYTES: "1024" } });
+    server = await startHerald({ env: { HERALD_MAX_PAYLOAD_BYTES: "1024", HERALD_MAX_HEADER_VALUE_LENGTH: "100" } });
   });
   afterAll(() => server.close());
 
@@ -81,6 +81,19 @@ describe("auth failures and bad input", () => {
     const error = await expectRejected({ channels: ["watched"], data: "x".repeat(2000) }, "PAYLOAD_TOO_LARGE");
     expect(error.extensions?.limit).toBe(1024);
     expect(error.message).toMatch(/1024 bytes/);
+  });
+
+  it("refuses a header value over HERALD_MAX_HEADER_VALUE_LENGTH, naming the setting, and accepts one at it", async () => {
+    const error = await expectRejected({ channels: ["watched"], headers: { ok: "x", h: "x".repeat(101) } }, "INVALID_HEADERS", undefined, 400);
+    expect(error.message).toMatch(/HERALD_MAX_HEADER_VALUE_LENGTH/);
+    expect(error.extensions).toMatchObject({ limit: 100, setting: "HERALD_MAX_HEADER_VALUE_LENGTH" });
+    const ws = connectWs(server);
+    const watcher = subscribeChannel(ws, "watched", { selector: "h LIKE '%x'" });
+    await watcher.subscribed;
+    const atLimit = await gql(server, PublishDocument, { input: { channels: ["watched"], headers: { h: "x".repeat(100) } } });
+    expect(atLimit.errors).toBeUndefined();
+    expect((await watcher.messages(1))[0]?.headers).toEqual({ h: "x".repeat(100) });
+    await ws.dispose();
   });
 
   it("publishes nothing from a batch with one bad event, or more than 10 events", async () => {

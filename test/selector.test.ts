@@ -428,3 +428,78 @@ describe("parseSelector fuzzing", () => {
     expect(parseError(`'${"x".repeat(1023)}`).details).toEqual({ position: 0 });
   });
 });
+
+describe("LIKE against a regular-expression reference", () => {
+  const random = mulberry32(0x11ce);
+  const int = (below: number) => Math.floor(random() * below);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
+
+  /** LIKE the obvious way, over code points (flag u): `%` is `.*`, `_` is `.`, anchored. */
+  const reference = (pattern: string, escape: string | undefined, value: string): boolean => {
+    let source = "";
+    const characters = [...pattern];
+    for (let i = 0; i < characters.length; i++) {
+      let character = characters[i]!;
+      if (character === escape) character = characters[++i]!;
+      else if (character === "%") character = ".*";
+      else if (character === "_") character = ".";
+      else character = character.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+      source += character;
+    }
+    return new RegExp(`^${source}$`, "su").test(value);
+  };
+
+  // Surrogate halves on their own, and together, as an emoji does.
+  const characters = ["a", "b", "!", "%", "_", "😀", "\uD83D", "\uDE00"];
+  /** `!%`, `!_` and `!!` stand for one literal character when the selector says ESCAPE '!'. */
+  const isEscaped = (token: string) => token.length === 2 && token.startsWith("!");
+  const randomValue = (length: number, alphabet: readonly string[]) => Array.from({ length }, () => pick(alphabet)).join("");
+  /** A value the pattern matches (each `%` and `_` filled in), then perhaps one character changed. */
+  const instanceOf = (tokens: readonly string[], alphabet: readonly string[]): string => {
+    let value = tokens.map((token) => (token === "%" ? randomValue(int(4), alphabet) : token === "_" ? pick(alphabet) : isEscaped(token) ? token[1]! : token)).join("");
+    if (random() < 0.5) {
+      const at = int(value.length + 1);
+      value = value.slice(0, at) + randomValue(int(2), alphabet) + value.slice(at + int(2));
+    }
+    return value;
+  };
+
+  const check = (cases: number, makeTokens: () => string[], alphabet: readonly string[]) => {
+    const disagreements: string[] = [];
+    let matched = 0;
+    for (let i = 0; i < cases; i++) {
+      const tokens = makeTokens();
+      const escape = tokens.some(isEscaped) ? "!" : undefined;
+      const pattern = tokens.join("");
+      const value = random() < 0.5 ? instanceOf(tokens, alphabet) : randomValue(int(12), alphabet);
+      const selector = parseSelector(`h LIKE '${pattern}'${escape ? ` ESCAPE '${escape}'` : ""}`, { maxLength: 10_000 });
+      const expected = reference(pattern, escape, value);
+      if (selector.matches({ h: value }) !== expected) disagreements.push(`${JSON.stringify(pattern)} on ${JSON.stringify(value)}: expected ${expected}`);
+      if (expected) matched++;
+    }
+    expect(disagreements.slice(0, 10)).toEqual([]);
+    // Both answers must be common, or agreeing would prove little.
+    expect(matched).toBeGreaterThan(cases / 5);
+    expect(matched).toBeLessThan((cases * 4) / 5);
+  };
+
+  it("agrees on short patterns with %, _, escapes and surrogates", () => {
+    const escaping = [...characters.filter((c) => c !== "!"), "!%", "!_", "!!"];
+    check(20_000, () => {
+      const tokens = random() < 0.5 ? characters : escaping;
+      return Array.from({ length: int(9) }, () => pick(tokens));
+    }, characters);
+  });
+
+  it("agrees on long runs with _ between two %, past 32 characters (several words of Shift-And state)", () => {
+    const runCharacters = ["a", "b", "_", "_", "😀"];
+    const run = () => Array.from({ length: 20 + int(60) }, () => pick(runCharacters));
+    const makeTokens = () => {
+      const tokens = random() < 0.5 ? [] : run();
+      for (let runs = 1 + int(2); runs > 0; runs--) tokens.push("%", ...run());
+      if (random() < 0.5) tokens.push("%");
+      return tokens;
+    };
+    check(500, makeTokens, ["a", "b", "😀"]);
+  });
+});

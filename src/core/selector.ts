@@ -19,8 +19,11 @@ import { ErrorCode, HeraldError } from "../errors.ts";
  * - `LIKE` matches the whole value; `%` is any run of characters, `_` exactly one.
  * - The left side of LIKE, IN, BETWEEN and IS must be a header name.
  *
- * Parsing and LIKE matching never build a RegExp from user input, recurse at most
- * `MAX_NESTING` levels, and run in time linear in the selector (LIKE: text × pattern).
+ * Parsing and LIKE matching never build a RegExp from user input and recurse at most
+ * `MAX_NESTING` levels. Parsing takes time linear in the selector. A LIKE takes time linear in
+ * the header's value plus the pattern, except that a run between two `%` that holds a `_` costs
+ * value × ⌈run / 32⌉ (see `wildcardFinder`): every subscription evaluates its selector against
+ * every message, so a cost of value × pattern let one publish stall the process.
  */
 
 export interface Selector {
@@ -256,19 +259,28 @@ type Value =
 
 type Operand = { readonly kind: "header"; readonly name: string } | { readonly kind: "literal"; readonly value: Value };
 
-type PatternPart =
-  | { readonly kind: "character"; readonly codePoint: number }
-  /** `_` */
-  | { readonly kind: "one" }
-  /** `%`; consecutive ones are merged. */
-  | { readonly kind: "any" };
+/**
+ * A LIKE pattern split on `%` into segments: runs of code points, with `ANY_CHARACTER` for `_`.
+ * Without a `%` the whole value must match `head`. With one, the value must start with `head`,
+ * end with `tail`, and contain the `middle` segments in between, in order, without overlap.
+ */
+interface LikePattern {
+  readonly head: readonly number[];
+  readonly rest: { readonly middle: readonly SegmentFinder[]; readonly tail: readonly number[] } | undefined;
+}
+
+/**
+ * Finds a segment's leftmost occurrence in `text` that starts at or after `from` and ends at or
+ * before `limit` (both code point boundaries); returns where it ends, or -1.
+ */
+type SegmentFinder = (text: string, from: number, limit: number) => number;
 
 type Condition =
   | { readonly kind: "and"; readonly operands: readonly Condition[] }
   | { readonly kind: "or"; readonly operands: readonly Condition[] }
   | { readonly kind: "not"; readonly operand: Condition }
   | { readonly kind: "compare"; readonly operator: ComparisonOperator; readonly left: Operand; readonly right: Operand }
-  | { readonly kind: "like"; readonly header: string; readonly pattern: readonly PatternPart[] }
+  | { readonly kind: "like"; readonly header: string; readonly pattern: LikePattern }
   | { readonly kind: "in"; readonly header: string; readonly values: readonly Value[] }
   | { readonly kind: "between"; readonly header: string; readonly low: Operand; readonly high: Operand }
   | { readonly kind: "isNull"; readonly header: string }
@@ -511,11 +523,12 @@ function isOneCharacter(text: string): boolean {
 
 const PERCENT = 0x25;
 const UNDERSCORE = 0x5f;
-const ANY: PatternPart = { kind: "any" };
-const ONE: PatternPart = { kind: "one" };
+/** `_` in a segment: no code point is negative. */
+const ANY_CHARACTER = -1;
 
-function compilePattern(pattern: string, escape: number | undefined, position: number): PatternPart[] {
-  const parts: PatternPart[] = [];
+function compilePattern(pattern: string, escape: number | undefined, position: number): LikePattern {
+  const segments: number[][] = [[]];
+  let segment = segments[0]!;
   let index = 0;
   while (index < pattern.length) {
     const codePoint = pattern.codePointAt(index)!;
@@ -526,16 +539,91 @@ function compilePattern(pattern: string, escape: number | undefined, position: n
         throw invalid(position, "expected '%', '_' or the escape character itself after an escape in the pattern");
       }
       index += codePointWidth(escaped);
-      parts.push({ kind: "character", codePoint: escaped });
+      segment.push(escaped);
     } else if (codePoint === PERCENT) {
-      if (parts.at(-1) !== ANY) parts.push(ANY);
+      segments.push((segment = []));
     } else if (codePoint === UNDERSCORE) {
-      parts.push(ONE);
+      segment.push(ANY_CHARACTER);
     } else {
-      parts.push({ kind: "character", codePoint });
+      segment.push(codePoint);
     }
   }
-  return parts;
+  const [head, ...rest] = segments;
+  if (rest.length === 0) return { head: head!, rest: undefined };
+  const tail = rest.pop()!;
+  // Empty middle segments come from consecutive `%`, which mean the same as one.
+  const middle = rest.filter((parts) => parts.length > 0).map((parts) => (parts.includes(ANY_CHARACTER) ? wildcardFinder(parts) : literalFinder(parts)));
+  return { head: head!, rest: { middle, tail } };
+}
+
+/**
+ * Knuth–Morris–Pratt over code points: each text code point is read once, and the failure table
+ * (built here, once per selector) bounds the fallbacks, so a search costs text + segment steps.
+ * (`String.prototype.indexOf` is not used: V8's costs up to text × segment on inputs such as
+ * `a…a` against `a…aba…a`, and it matches code units, not code points.)
+ */
+function literalFinder(parts: readonly number[]): SegmentFinder {
+  /** `failure[i]`: length of the longest proper prefix of `parts[0..i]` that is also its suffix. */
+  const failure = new Int32Array(parts.length);
+  for (let i = 1, length = 0; i < parts.length; i++) {
+    while (length > 0 && parts[i] !== parts[length]) length = failure[length - 1]!;
+    if (parts[i] === parts[length]) length++;
+    failure[i] = length;
+  }
+  return (text, from, limit) => {
+    let matched = 0;
+    let index = from;
+    while (index < limit) {
+      const codePoint = text.codePointAt(index)!;
+      index += codePointWidth(codePoint);
+      while (matched > 0 && codePoint !== parts[matched]) matched = failure[matched - 1]!;
+      if (codePoint === parts[matched]) matched++;
+      if (matched === parts.length) return index;
+    }
+    return -1;
+  };
+}
+
+/**
+ * Shift-And (Baeza-Yates–Gonnet) for a segment with `_`, which KMP cannot skip over: bit i of
+ * the state says "the last i + 1 code points match the segment's first i + 1", one 32-bit word
+ * per 32 code points of the segment. A search costs text × ⌈segment / 32⌉ word operations.
+ * The state is reused between calls: evaluation is synchronous, so no two searches overlap.
+ */
+function wildcardFinder(parts: readonly number[]): SegmentFinder {
+  const words = Math.ceil(parts.length / 32);
+  /** The code points not in the segment match only at its `_` positions. */
+  const otherMask = new Uint32Array(words);
+  parts.forEach((part, i) => {
+    if (part === ANY_CHARACTER) otherMask[i >>> 5]! |= 1 << (i & 31);
+  });
+  const masks = new Map<number, Uint32Array>();
+  parts.forEach((part, i) => {
+    if (part === ANY_CHARACTER) return;
+    let mask = masks.get(part);
+    if (mask === undefined) masks.set(part, (mask = otherMask.slice()));
+    mask[i >>> 5]! |= 1 << (i & 31);
+  });
+  const state = new Uint32Array(words);
+  const lastWord = words - 1;
+  const matchedBit = 1 << ((parts.length - 1) & 31);
+  return (text, from, limit) => {
+    state.fill(0);
+    let index = from;
+    while (index < limit) {
+      const codePoint = text.codePointAt(index)!;
+      index += codePointWidth(codePoint);
+      const mask = masks.get(codePoint) ?? otherMask;
+      let carry = 1;
+      for (let word = 0; word < words; word++) {
+        const bits = state[word]!;
+        state[word] = ((bits << 1) | carry) & mask[word]!;
+        carry = bits >>> 31;
+      }
+      if ((state[lastWord]! & matchedBit) !== 0) return index;
+    }
+    return -1;
+  };
 }
 
 function codePointWidth(codePoint: number): number {
@@ -654,33 +742,48 @@ function compare(operator: ComparisonOperator, left: Value | null, right: Value 
 }
 
 /**
- * Whole-string LIKE match with the two-pointer wildcard algorithm: on a mismatch, go back to the
- * last `%` and let it absorb one more character. Only the last `%` is ever revisited, so the
- * cost is at most text × pattern steps, with no exponential backtracking.
+ * Whole-value LIKE match. The ends are anchored, so `head` and `tail` are checked in place;
+ * each middle segment then takes its leftmost occurrence after the previous one. Taking the
+ * leftmost is never wrong: the `%` after it can absorb whatever a later occurrence would have
+ * skipped. Every step moves forward, so no part of the value is read twice by the same segment.
  */
-function matchesPattern(text: string, pattern: readonly PatternPart[]): boolean {
-  let textIndex = 0;
-  let patternIndex = 0;
-  let lastAny = -1;
-  let resumeAt = 0;
-  while (textIndex < text.length) {
-    const part = pattern[patternIndex];
-    const codePoint = text.codePointAt(textIndex)!;
-    if (part !== undefined && (part.kind === "one" || (part.kind === "character" && part.codePoint === codePoint))) {
-      textIndex += codePointWidth(codePoint);
-      patternIndex++;
-    } else if (part !== undefined && part.kind === "any") {
-      lastAny = patternIndex;
-      resumeAt = textIndex;
-      patternIndex++;
-    } else if (lastAny !== -1) {
-      resumeAt += codePointWidth(text.codePointAt(resumeAt)!);
-      textIndex = resumeAt;
-      patternIndex = lastAny + 1;
-    } else {
-      return false;
-    }
+function matchesPattern(text: string, pattern: LikePattern): boolean {
+  const headEnd = matchForward(text, 0, pattern.head);
+  if (headEnd === -1) return false;
+  if (pattern.rest === undefined) return headEnd === text.length;
+  const tailStart = matchBackward(text, text.length, pattern.rest.tail);
+  if (tailStart < headEnd) return false; // -1 too: the tail does not end the value
+  let at = headEnd;
+  for (const find of pattern.rest.middle) {
+    at = find(text, at, tailStart);
+    if (at === -1) return false;
   }
-  while (pattern[patternIndex]?.kind === "any") patternIndex++;
-  return patternIndex === pattern.length;
+  return true;
+}
+
+/** Where `parts` end when they match the code points from `start` on, or -1. */
+function matchForward(text: string, start: number, parts: readonly number[]): number {
+  let index = start;
+  for (const part of parts) {
+    if (index >= text.length) return -1;
+    const codePoint = text.codePointAt(index)!;
+    if (part !== ANY_CHARACTER && part !== codePoint) return -1;
+    index += codePointWidth(codePoint);
+  }
+  return index;
+}
+
+/** Where `parts` start when they match the code points that end at `end`, or -1. */
+function matchBackward(text: string, end: number, parts: readonly number[]): number {
+  let index = end;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    if (index <= 0) return -1;
+    // A surrogate pair ending here is one code point; UTF-16 decodes the same from either end.
+    const pair = index >= 2 ? text.codePointAt(index - 2)! : 0;
+    const codePoint = pair > 0xffff ? pair : text.charCodeAt(index - 1);
+    const part = parts[i]!;
+    if (part !== ANY_CHARACTER && part !== codePoint) return -1;
+    index -= codePointWidth(codePoint);
+  }
+  return index;
 }

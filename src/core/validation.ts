@@ -77,6 +77,13 @@ export function validateHeaders(headers: unknown, limits: Limits): Record<string
     if (typeof value !== "string") {
       throw new HeraldError(ErrorCode.InvalidHeaders, `Header ${name} must be a string`);
     }
+    if (value.length > limits.maxHeaderValueLength) {
+      throw new HeraldError(
+        ErrorCode.InvalidHeaders,
+        `Header ${name} is longer than ${limits.maxHeaderValueLength} characters (HERALD_MAX_HEADER_VALUE_LENGTH)`,
+        { limit: limits.maxHeaderValueLength, setting: "HERALD_MAX_HEADER_VALUE_LENGTH" },
+      );
+    }
     result[name] = value;
   }
   return result;

@@ -5,14 +5,21 @@ import type { Engine } from "./types.ts";
 
 export type { Engine } from "./types.ts";
 
-export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds">;
+export type EngineConfig = Pick<
+  Config,
+  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses"
+>;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
 export async function createEngine(config: EngineConfig, onError: (error: Error) => void): Promise<Engine> {
   const kind = config.redisUrl === undefined ? "memory" : "redis";
   switch (kind) {
     case "memory":
-      return createMemoryEngine({ historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds });
+      return createMemoryEngine({
+        historySize: config.historySize,
+        historyTtlSeconds: config.historyTtlSeconds,
+        maxStatuses: config.memoryMaxStatuses,
+      });
     case "redis":
       return createRedisEngine({
         url: config.redisUrl!,

@@ -6,6 +6,8 @@ export interface MemoryHistoryOptions {
   historySize?: number;
   /** A channel's history is dropped this long after its last publish. */
   historyTtlSeconds?: number;
+  /** Message statuses kept at most; past it the oldest stored is forgotten before its TTL. */
+  maxStatuses?: number;
   now?: () => number;
 }
 
@@ -33,16 +35,18 @@ const SWEEP_INTERVAL_MS = 1_000;
 
 /**
  * History, message-id claims and message statuses of the memory engine: a ring buffer per
- * channel, and records per id, each with a TTL and swept once expired.
+ * channel, and records per id, each with a TTL and swept once expired. Statuses are also bounded
+ * by count: one is kept per published message for a day by default, which at a steady 100
+ * messages a second would fill the heap long before the first expired.
  */
 export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryHistory {
-  const { historySize = 100, historyTtlSeconds = 600, now = Date.now } = options;
+  const { historySize = 100, historyTtlSeconds = 600, maxStatuses = 100_000, now = Date.now } = options;
   const ttlMs = historyTtlSeconds * 1000;
   /** `${appId}\0${channel}` → stream. */
   const streams = new Map<string, Stream>();
   /** `${appId}\0${id}` → when the claim ends. */
   const claims = new Map<string, number>();
-  /** `${appId}\0${id}` → the message's status, and when it is forgotten. */
+  /** `${appId}\0${id}` → the message's status, and when it is forgotten; oldest stored first. */
   const statuses = new Map<string, { record: MessageStatusRecord; expiresAt: number }>();
   const keyOf = (appId: string, name: string) => `${appId}\0${name}`;
   let nextSweep = 0;
@@ -120,7 +124,12 @@ export function createMemoryHistory(options: MemoryHistoryOptions = {}): MemoryH
     putStatus(appId, record, ttlSeconds) {
       const at = now();
       sweep(at);
-      statuses.set(keyOf(appId, record.id), { record, expiresAt: at + ttlSeconds * 1000 });
+      const key = keyOf(appId, record.id);
+      // Deleted first so that a status stored again counts as the newest.
+      statuses.delete(key);
+      statuses.set(key, { record, expiresAt: at + ttlSeconds * 1000 });
+      // One over at most (the map only grows by one here); a Map iterates in insertion order.
+      if (statuses.size > maxStatuses) statuses.delete(statuses.keys().next().value!);
     },
 
     getStatus(appId, id) {

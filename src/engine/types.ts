@@ -188,7 +188,10 @@ export interface Engine {
   /** Occupied channels (subscriptionCount > 0) whose name starts with `prefix`, by name, at most `first`. */
   occupiedChannels(appId: string, prefix: string, first: number): Promise<ChannelCounts[]>;
 
-  /** A status stored with a publish (`statuses`), until its `ttlSeconds` pass. */
+  /**
+   * A status stored with a publish (`statuses`), until its `ttlSeconds` pass. The memory engine
+   * keeps a bounded number (`HERALD_MEMORY_MAX_STATUSES`) and forgets the oldest stored sooner.
+   */
   getMessageStatus(appId: string, id: string): Promise<MessageStatusRecord | undefined>;
 
   /** Resolves when the backing store answers; rejects otherwise (used by `/readyz`). */
