@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { createHerald } from "./server.ts";
@@ -58,7 +59,16 @@ async function main() {
   // Installed before listening: a signal at any point from here on drains.
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  const { url } = await herald.listen();
+  let url: string;
+  try {
+    ({ url } = await herald.listen());
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+    const why = code === "EADDRINUSE" ? "is already in use" : "may not be opened by this user";
+    process.stderr.write(`herald: port ${config.port} on ${config.host} ${why}: set PORT (and HOST) to another\n`);
+    process.exit(1);
+  }
   logger.info({ url: `${url}/graphql`, engine: herald.engine.kind }, `Herald listening; GraphiQL at ${url}/graphql`);
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import { PublishDocument } from "./generated/graphql.ts";
@@ -121,6 +121,20 @@ describe("the process", () => {
     expect(result.code).not.toBe(0);
     expect(result.code).toBe(2);
     expect(result.output).toMatch(/HERALD_APPS: no apps configured/);
+  });
+
+  it("exits 1 naming the port when it is already taken", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const result = await runHeraldExpectingExit({ PORT: String(port), HOST: "127.0.0.1" });
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(`herald: port ${port} on 127.0.0.1 is already in use`);
+      expect(result.output).not.toMatch(/\n\s+at /); // a sentence, not a stack trace
+    } finally {
+      taken.close();
+    }
   });
 
   it("starts with the development app and prints GraphiQL's address and the credentials", async () => {
