@@ -12,6 +12,7 @@ import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
 import { rateLimiter } from "./core/rate-limit.ts";
+import { consoleRoutes } from "./transport/console.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
@@ -80,6 +81,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void> = {
+    ...consoleRoutes(),
     "/healthz": (_req, res) => sendJson(res, 200, { status: "ok" }),
     "/readyz": async (_req, res) => {
       if (closing) return sendJson(res, 503, { status: "shutting down" });
