@@ -5,7 +5,7 @@ import type { Engine } from "./types.ts";
 
 export type { Engine } from "./types.ts";
 
-export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds">;
+export type EngineConfig = Pick<Config, "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "limits">;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
 export async function createEngine(config: EngineConfig, onError: (error: Error) => void): Promise<Engine> {
@@ -21,6 +21,8 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         instanceTtlMs: config.instanceTtlMs,
         historySize: config.historySize,
         historyTtlSeconds: config.historyTtlSeconds,
+        // Held back beyond what one subscriber may have queued, they would be dropped anyway.
+        maxHeldMessages: config.limits.subscriberQueueLength,
         onError,
       });
     default: {

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
+import { ChannelFeed, type FeedSubscription } from "./redis-channel-feed.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
@@ -13,6 +14,7 @@ import type {
   ChannelMessage,
   Engine,
   EngineSubscription,
+  LostListener,
   MessageListener,
   MessageStatusRecord,
 } from "./types.ts";
@@ -29,6 +31,11 @@ export interface RedisEngineOptions {
   historySize?: number;
   /** A channel's history expires this long after its last publish. */
   historyTtlSeconds?: number;
+  /**
+   * Messages one channel holds back at most while it fills a gap from history (after the
+   * subscriber connection reconnected); past that it stops, says so, and delivers them.
+   */
+  maxHeldMessages?: number;
   onError?: (error: Error) => void;
   now?: () => number;
 }
@@ -44,6 +51,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     prefix = "herald:",
     heartbeatMs = 5_000,
     instanceTtlMs = 15_000,
+    historySize = 100,
+    maxHeldMessages = 1_000,
     onError = () => {},
     now = Date.now,
   } = options;
@@ -71,7 +80,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const pubsub = new RedisPubSub({ publisher, subscriber });
   const history = createRedisHistory(publisher, {
     prefix,
-    historySize: options.historySize,
+    historySize,
     historyTtlSeconds: options.historyTtlSeconds,
     onError,
     appender,
@@ -88,8 +97,35 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     readonly key: string;
     readonly appId: string;
     readonly channel: string;
-    readonly subscriptions: Set<Subscription>;
+    /** Its messages, checked once for all of its subscriptions (`Subscription`s). */
+    readonly feed: ChannelFeed;
     readonly ready: Promise<number>;
+  }
+
+  /**
+   * The subscriber connection dropped (Redis restarted, or the link broke): every channel holds
+   * its messages back until it has subscribed again and filled what it missed from history.
+   * `breaks` counts the drops, so a PING answered over a connection that dropped since is not
+   * taken for the one now.
+   */
+  let breaks = 0;
+  if (historySize > 0) {
+    subscriber.on("close", () => {
+      breaks++;
+      for (const topic of topics.values()) topic.feed.hold();
+    });
+    subscriber.on("ready", () => {
+      if (breaks === 0) return;
+      const at = breaks;
+      // ioredis sent the re-SUBSCRIBEs before `ready`: the PING is answered after them, and
+      // from then on every message published reaches us.
+      subscriber.ping().then(
+        () => {
+          if (at === breaks) for (const topic of topics.values()) topic.feed.recover();
+        },
+        () => {}, // dropped again: the next `ready` recovers
+      );
+    });
   }
 
   /**
@@ -97,12 +133,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
    * holding its topic and listener (the channel's keys are the topic's), not closures per
    * subscription; each object is its own entry, so one function subscribed twice is two.
    */
-  class Subscription implements EngineSubscription {
+  class Subscription implements EngineSubscription, FeedSubscription {
     #done = false;
 
     constructor(
       readonly topic: Topic,
       readonly listener: MessageListener,
+      readonly onLost: LostListener | undefined,
     ) {}
 
     async close() {
@@ -110,8 +147,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       this.#done = true;
       open.delete(this);
       const topic = this.topic;
-      topic.subscriptions.delete(this);
-      if (topic.subscriptions.size === 0 && topics.get(topic.key) === topic) {
+      topic.feed.subscriptions.delete(this);
+      if (topic.feed.subscriptions.size === 0 && topics.get(topic.key) === topic) {
         topics.delete(topic.key);
         pubsub.unsubscribe(await topic.ready);
       }
@@ -178,7 +215,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return history.claim(appId, id, windowSeconds);
     },
 
-    async subscribe(appId, channel, listener) {
+    async subscribe(appId, channel, listener, onLost) {
       if (closed) throw new Error("engine is closed");
       // Count first, so a publisher asking for counts right after we resolve sees us. (One
       // script rather than MULTI, which builds a pipeline of a few KB per transaction.)
@@ -188,23 +225,35 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const key = channelTopic(appId, channel);
       let topic = topics.get(key);
       if (!topic) {
-        const subscriptions = new Set<Subscription>();
+        const feed = new ChannelFeed({
+          read: (options) => history.read(appId, channel, options),
+          historySize,
+          maxHeld: maxHeldMessages,
+          onError: (error) => onError(error instanceof Error ? error : new Error(String(error))),
+        });
+        // Without history there are no offsets to check, nor anything to fill a gap from.
+        const deliver = historySize > 0 ? (m: ChannelMessage) => feed.receive(m) : (m: ChannelMessage) => feed.fanOut(m);
         const ready = pubsub.subscribe(key, (payload: unknown) => {
           if (!isChannelMessage(payload)) return onError(new Error(`dropped a malformed message on ${channel}`));
-          for (const subscription of subscriptions) subscription.listener(payload);
+          deliver(payload);
         });
-        topic = { key, appId, channel, subscriptions, ready };
+        if (historySize > 0) {
+          // Where the channel stands once subscribed: everything after it reaches the feed live
+          // (or, after a reconnect, from history), even before its first message.
+          ready.then(() => history.position(appId, channel).then((position) => feed.start(position), onError), () => {});
+        }
+        topic = { key, appId, channel, feed, ready };
         topics.set(key, topic);
       }
       const current = topic;
-      const subscription = new Subscription(current, listener);
-      current.subscriptions.add(subscription);
+      const subscription = new Subscription(current, listener, onLost);
+      current.feed.subscriptions.add(subscription);
       try {
         // Resolves after Redis confirmed the SUBSCRIBE (at once if the channel already was).
         await current.ready;
       } catch (error) {
-        current.subscriptions.delete(subscription);
-        if (topics.get(key) === current && current.subscriptions.size === 0) topics.delete(key);
+        current.feed.subscriptions.delete(subscription);
+        if (topics.get(key) === current && current.feed.subscriptions.size === 0) topics.delete(key);
         await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(appId, channel), instanceId]);
         throw error;
       }

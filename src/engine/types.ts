@@ -32,6 +32,11 @@
  * - No loss after subscribe: once `subscribe` resolves, the broker has confirmed the
  *   subscription, and every message published to the channel after that (on any instance) is
  *   handed to the listener, exactly once.
+ * - No silent gap across a broker reconnect: a Redis that restarts, or a subscriber connection
+ *   that drops, loses the messages published until the engine subscribed again. The engine
+ *   then hands the listener those it finds in the history, in offset order, before anything
+ *   newer; the ones the history no longer has (Redis restarted without persistence, another
+ *   epoch, trimmed) it reports with `onLost` and the position delivery continues from.
  * - Unsubscribe: `EngineSubscription.close()` is idempotent; after it returns the listener is
  *   never called again, and the subscription no longer counts.
  * - Isolation: an app sees only its own channels, counts and records.
@@ -99,6 +104,12 @@ export interface HistoryResult {
 }
 
 export type MessageListener = (message: ChannelMessage) => void;
+
+/**
+ * Messages of the channel were lost before they reached this listener and cannot be delivered
+ * (see "No silent gap" above): every message after `position` follows, in order.
+ */
+export type LostListener = (position: StreamPosition) => void;
 
 export interface EngineSubscription {
   /** Idempotent; resolves once the listener is detached and the subscription uncounted. */
@@ -180,8 +191,11 @@ export interface Engine {
    */
   claimMessageId(appId: string, id: string, windowSeconds: number): Promise<boolean>;
 
-  /** Resolves once the broker confirmed the subscription (see the guarantees above). */
-  subscribe(appId: string, channel: string, listener: MessageListener): Promise<EngineSubscription>;
+  /**
+   * Resolves once the broker confirmed the subscription (see the guarantees above). `onLost`
+   * hears of messages the engine lost and could not recover (never, in memory).
+   */
+  subscribe(appId: string, channel: string, listener: MessageListener, onLost?: LostListener): Promise<EngineSubscription>;
 
   channelCounts(appId: string, channel: string): Promise<ChannelCounts>;
 
