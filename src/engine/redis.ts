@@ -182,17 +182,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     }
   }
 
-  /** Sums a channel's per-instance counters, pruning fields of dead instances. */
-  async function countOf(appId: string, channel: string, live: Set<string>): Promise<number> {
-    const fields = await publisher.hgetall(subsKey(appId, channel));
-    let count = 0;
-    const dead: string[] = [];
-    for (const [instance, value] of Object.entries(fields)) {
-      if (live.has(instance)) count += Math.max(0, Number(value));
-      else dead.push(instance);
-    }
-    if (dead.length > 0) await publisher.hdel(subsKey(appId, channel), ...dead);
-    return count;
+  /**
+   * Sums a channel's per-instance counters, pruning fields of dead instances, in one step: read
+   * apart (the live set, then the fields), an instance that became live in between (its
+   * heartbeat refreshed late, or written again after a Redis restart) was seen with its count
+   * but not its heartbeat, and lost that count for good.
+   */
+  async function countOf(appId: string, channel: string): Promise<number> {
+    return Number(await runScript(publisher, SUBSCRIBERS_COUNTED, [subsKey(appId, channel), instancesKey, now() - instanceTtlMs]));
   }
 
   return withUnavailable({
@@ -262,11 +259,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
 
     async channelCounts(appId, channel) {
-      return { name: channel, subscriptionCount: await countOf(appId, channel, await liveInstances()) };
+      return { name: channel, subscriptionCount: await countOf(appId, channel) };
     },
 
     async occupiedChannels(appId, namePrefix, first) {
-      const live = await liveInstances();
       const names: string[] = [];
       let cursor = "0";
       do {
@@ -278,7 +274,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const result: ChannelCounts[] = [];
       for (const name of names) {
         if (result.length >= first) break;
-        const subscriptionCount = await countOf(appId, name, live);
+        const subscriptionCount = await countOf(appId, name);
         if (subscriptionCount > 0) result.push({ name, subscriptionCount });
         else await runScript(publisher, CHANNEL_PRUNED, [subsKey(appId, name), channelsKey(appId), name]);
       }
@@ -342,6 +338,27 @@ const SUBSCRIBER_ADDED = luaScript(
   `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash, the instance set; ARGV: the oldest heartbeat (ms) of a live
+ * instance. Sums the live instances' counts and deletes the fields of the others.
+ */
+const SUBSCRIBERS_COUNTED = luaScript(
+  2,
+  `
+local fields = redis.call('HGETALL', KEYS[1])
+local count = 0
+for i = 1, #fields, 2 do
+  local beat = redis.call('ZSCORE', KEYS[2], fields[i])
+  if beat and tonumber(beat) >= tonumber(ARGV[1]) then
+    count = count + math.max(0, tonumber(fields[i + 1]) or 0)
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+return count
 `,
 );
 
