@@ -208,10 +208,17 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
     }
   }
 
-  /** Releases the engine subscription and the presence membership; safe to call again. */
+  /**
+   * Releases the engine subscription and the presence membership; safe to call again. Each is
+   * released even if the other fails (Redis unreachable): the engine then finishes it later.
+   */
   async release() {
+    const [closed, left] = await Promise.allSettled([this.engineSubscription?.close(), this.#leave()]);
+    for (const result of [closed, left]) if (result.status === "rejected") throw result.reason;
+  }
+
+  async #leave() {
     const { engine } = this.#deps;
-    await this.engineSubscription?.close();
     const member = this.#member;
     if (member && this.joined && (await engine.presence.leave(this.#app.id, this.#name, this.#connection.socketId, member.userId))) {
       await publishMemberEvent(engine, this.#app.id, this.#name, "MEMBER_REMOVED", member);

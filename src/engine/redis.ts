@@ -152,8 +152,33 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         topics.delete(topic.key);
         pubsub.unsubscribe(await topic.ready);
       }
-      await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(topic.appId, topic.channel), instanceId]);
+      await count(topic.appId, topic.channel, -1);
     }
+  }
+
+  /**
+   * Subscriptions this instance counts per channel (its field of the channel's `subs` hash), by
+   * that hash's key: what `reassert` writes back. A channel leaves it at zero once Redis has
+   * that too; one whose uncount failed stays, at zero, for `reassert` to write.
+   */
+  const counted = new Map<string, { readonly appId: string; readonly channel: string; n: number }>();
+
+  /** Counts one subscription in or out, here and (one script) in Redis. */
+  async function count(appId: string, channel: string, delta: 1 | -1): Promise<void> {
+    const key = subsKey(appId, channel);
+    let entry = counted.get(key);
+    if (!entry) counted.set(key, (entry = { appId, channel, n: 0 }));
+    entry.n += delta;
+    try {
+      if (delta > 0) await runScript(publisher, SUBSCRIBER_ADDED, [key, channelsKey(appId), instanceId, channel]);
+      else await runScript(publisher, SUBSCRIBER_REMOVED, [key, instanceId]);
+    } catch (error) {
+      // A subscribe that failed does not exist; either way Redis may or may not have it now.
+      if (delta > 0) entry.n--;
+      if (!counted.has(key)) counted.set(key, entry);
+      throw error;
+    }
+    if (entry.n === 0 && counted.get(key) === entry) counted.delete(key);
   }
 
   const beat = () => publisher.zadd(instancesKey, now(), instanceId);
@@ -169,6 +194,37 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   }
 
   const presence = createRedisPresence({ redis: publisher, prefix, instanceId, liveInstances, onError });
+
+  /**
+   * Once the publisher has reconnected, the Redis it reached may have restarted without this
+   * instance's live state (no persistence), with an older copy of it, or have missed what
+   * failed while it was unreachable. So the instance writes its state again, as it holds it
+   * now: its heartbeat first (members and counts of an instance missing from the set do not
+   * count), its subscription counts, its presence members. Values are set, not added, so a
+   * Redis that kept everything (AOF) counts nothing twice. ioredis sends what it queued or
+   * resends before `ready`; these go after it on the same connection, and a count or join
+   * issued later reaches Redis after them.
+   */
+  function reassert(): Promise<unknown> {
+    const writes: Promise<unknown>[] = [beat()];
+    for (const [key, entry] of counted) {
+      const { appId, channel, n } = entry;
+      writes.push(
+        runScript(publisher, SUBSCRIBERS_SET, [key, channelsKey(appId), instanceId, n, channel]).then(() => {
+          if (n === 0 && entry.n === 0 && counted.get(key) === entry) counted.delete(key);
+        }),
+      );
+    }
+    writes.push(presence.reassert());
+    return Promise.all(writes);
+  }
+  let publisherDropped = false;
+  publisher.on("close", () => (publisherDropped = true));
+  publisher.on("ready", () => {
+    if (!publisherDropped || closed) return;
+    publisherDropped = false;
+    reassert().catch(onError);
+  });
 
   /**
    * An instance whose heartbeat is older than the TTL died without cleaning up. Whoever removes
@@ -216,7 +272,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       if (closed) throw new Error("engine is closed");
       // Count first, so a publisher asking for counts right after we resolve sees us. (One
       // script rather than MULTI, which builds a pipeline of a few KB per transaction.)
-      await runScript(publisher, SUBSCRIBER_ADDED, [subsKey(appId, channel), channelsKey(appId), instanceId, channel]);
+      await count(appId, channel, 1);
       // One RedisPubSub subscription (one SUBSCRIBE) per channel on this instance; its messages
       // are checked once and handed to every listener of the channel in one loop.
       const key = channelTopic(appId, channel);
@@ -251,7 +307,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       } catch (error) {
         current.feed.subscriptions.delete(subscription);
         if (topics.get(key) === current && current.feed.subscriptions.size === 0) topics.delete(key);
-        await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(appId, channel), instanceId]);
+        await count(appId, channel, -1);
         throw error;
       }
       open.add(subscription);
@@ -359,6 +415,23 @@ for i = 1, #fields, 2 do
   end
 end
 return count
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, its count of
+ * subscriptions, channel name. Sets the instance's count (none: drops its field), as `reassert`
+ * knows it.
+ */
+const SUBSCRIBERS_SET = luaScript(
+  2,
+  `
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
 `,
 );
 

@@ -41,7 +41,9 @@
  *   never called again, and the subscription no longer counts.
  * - Isolation: an app sees only its own channels, counts and records.
  * - Counts: `channelInfo` / `channels` count live subscriptions on every instance; an instance
- *   that died without cleaning up stops counting once its heartbeat is older than the TTL.
+ *   that died without cleaning up stops counting once its heartbeat is older than the TTL. On
+ *   Redis, an instance that reconnects sets its counts (and heartbeat) again: right after a
+ *   restart without persistence, never counted twice after one with it.
  */
 import type { ScheduleStore } from "./schedule-types.ts";
 
@@ -127,7 +129,10 @@ export interface PresenceMember {
   readonly info: unknown;
 }
 
-/** Called with the members that left because their instance died (see `PresenceStore`). */
+/**
+ * Called with the members that left because their instance died, or whose leave could not
+ * reach the store and was finished later (see `PresenceStore`).
+ */
 export type ExpiredMembersListener = (appId: string, channel: string, members: readonly PresenceMember[]) => void;
 
 /**
@@ -138,7 +143,9 @@ export type ExpiredMembersListener = (appId: string, channel: string, members: r
  * presence changed, so exactly one MEMBER_ADDED / MEMBER_REMOVED is published per change (from
  * the instance that caused it); an instance that dies without leaving stops counting once its
  * heartbeat is older than the instance TTL, and one surviving instance reports its members as
- * expired through `onExpired` (reaped by heartbeats, never by asking every instance).
+ * expired through `onExpired` (reaped by heartbeats, never by asking every instance). A store
+ * that lost its state (Redis restarted) gets every live instance's members back once that
+ * instance reconnects, and a leave that failed meanwhile is finished then, reported the same way.
  * The member limit is checked before adding; concurrent joins on several instances may pass it
  * by a few.
  */
