@@ -11,9 +11,12 @@ import { eventually } from "./helpers/wait.ts";
  */
 const PERSISTENCE = [
   // Every acknowledged write is on disk: the history survives, nothing may be missing.
-  { name: "AOF, fsync always", args: ["--save", "", "--appendonly", "yes", "--appendfsync", "always"], keepsHistory: true },
+  { name: "AOF, fsync always", args: ["--save", "", "--appendonly", "yes", "--appendfsync", "always"], loses: "nothing" },
   // Everything is lost with the process: each restart begins a new epoch.
-  { name: "no persistence", args: ["--save", "", "--appendonly", "no"], keepsHistory: false },
+  { name: "no persistence", args: ["--save", "", "--appendonly", "no"], loses: "everything" },
+  // An older copy comes back (a snapshot up to a second old): the same epoch, its last
+  // offsets then given to other messages.
+  { name: "RDB snapshot every second", args: ["--save", "1 1", "--appendonly", "no"], loses: "the last second" },
 ] as const;
 
 /** The test's own Redis, or a skip where there is no redis-server (never in CI). */
@@ -53,7 +56,7 @@ describe("live subscribers across Redis restarts", () => {
   it.for(PERSISTENCE)(
     "get every acknowledged message once and in order, or are told it was lost ($name)",
     { timeout: 20_000 },
-    async ({ args, keepsHistory }, ctx) => {
+    async ({ args, loses }, ctx) => {
       const redis = await ownRedis(args, ctx);
       const servers: TestServer[] = [];
       const sockets: WsConnection[] = [];
@@ -98,16 +101,18 @@ describe("live subscribers across Redis restarts", () => {
           const { problems, ids, announced } = audit(subscriber.events);
           expect(problems, `subscriber ${n}`).toEqual([]);
           const missing = [...acked].filter(([id]) => !ids.has(id));
-          if (keepsHistory) {
+          if (loses === "nothing") {
             expect(missing, `subscriber ${n}: acknowledged, in history, not delivered`).toEqual([]);
             expect(announced, `subscriber ${n}: nothing was lost, yet a loss was announced`).toBe(0);
-          } else {
-            // Each restart lost the stream: a new epoch, which delivery only enters announced.
-            expect(announced, `subscriber ${n}`).toBeGreaterThanOrEqual(1);
-            // Lost only what Redis had acknowledged and not yet sent out when it was killed.
-            const unexplained = missing.filter(([, at]) => !kills.some((kill) => Math.abs(at - kill) < 1_000));
-            expect(unexplained, `subscriber ${n}: acknowledged after a restart, not delivered`).toEqual([]);
+            continue;
           }
+          // Each restart lost the stream: a new epoch, which delivery only enters announced.
+          if (loses === "everything") expect(announced, `subscriber ${n}`).toBeGreaterThanOrEqual(1);
+          if (missing.length > 0) expect(announced, `subscriber ${n}: ${missing.length} missing, unannounced`).toBeGreaterThanOrEqual(1);
+          // Missing only what was acknowledged around a crash: not yet sent out when Redis was
+          // killed, or published again under a reused offset before the instance had checked.
+          const unexplained = missing.filter(([, at]) => !kills.some((kill) => Math.abs(at - kill) < 1_000));
+          expect(unexplained, `subscriber ${n}: acknowledged away from any restart, not delivered`).toEqual([]);
         }
         expect(acked.size).toBeGreaterThan(100);
       } finally {
