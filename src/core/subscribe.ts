@@ -1,5 +1,5 @@
 import type { App, Limits } from "../config.ts";
-import type { ChannelMessage, Engine, EngineSubscription, MessageListener, StreamPosition } from "../engine/types.ts";
+import type { ChannelMessage, Engine, EngineSubscription, LostListener, MessageListener, StreamPosition } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled } from "./apps.ts";
 import type { ConnectionRegistry, LiveConnection } from "./connections.ts";
@@ -65,7 +65,7 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
     let recovered: boolean | undefined;
     let replay: readonly ChannelMessage[] = [];
     try {
-      subscription.engineSubscription = await engine.subscribe(app.id, name, subscription.listener());
+      subscription.engineSubscription = await engine.subscribe(app.id, name, subscription.listener(), subscription.lostListener());
       if (member) {
         const joinedAs = await engine.presence.join(app.id, name, connection.socketId, member, limits.maxPresenceMembers);
         if (joinedAs === "full") {
@@ -123,8 +123,8 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
   // (history and live may overlap: they travel on different connections).
   #offset: number;
   #epoch: string | undefined;
-  /** Live messages wait here until SUBSCRIBED (and, on a resume, the replayed history) went first. */
-  #pending: ChannelMessage[] | undefined = [];
+  /** Live messages (and losses) wait here until SUBSCRIBED (and, on a resume, the replayed history) went first. */
+  #pending: (ChannelMessage | Lost)[] | undefined = [];
 
   constructor(
     deps: SubscribeDeps,
@@ -159,9 +159,27 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
     return (message) => this.#receive(message);
   }
 
+  /** The engine's loss listener (see `LostListener`). */
+  lostListener(): LostListener {
+    return (position) => {
+      if (this.#pending) this.#pending.push(new Lost(position));
+      else this.#lost(position);
+    };
+  }
+
   #receive(message: ChannelMessage) {
     if (this.#pending) this.#pending.push(message);
     else this.deliver(message);
+  }
+
+  /**
+   * Messages were lost on their way (Redis restarted without them): say so as a resume that
+   * could not be served does — SUBSCRIBED with `recovered: false` and the position the stream
+   * continues from — and continue from there.
+   */
+  #lost(position: StreamPosition) {
+    this.moveTo(position.offset, position.epoch);
+    this.push(subscribedEvent(this.#name, undefined, { recovered: false, ...position }));
   }
 
   moveTo(offset: number, epoch: string | undefined) {
@@ -184,13 +202,23 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
   goLive() {
     const live = this.#pending!;
     this.#pending = undefined;
-    for (const message of live) this.deliver(message);
+    for (const item of live) {
+      if (item instanceof Lost) this.#lost(item.position);
+      else this.deliver(item);
+    }
   }
 
-  /** Releases the engine subscription and the presence membership; safe to call again. */
+  /**
+   * Releases the engine subscription and the presence membership; safe to call again. Each is
+   * released even if the other fails (Redis unreachable): the engine then finishes it later.
+   */
   async release() {
+    const [closed, left] = await Promise.allSettled([this.engineSubscription?.close(), this.#leave()]);
+    for (const result of [closed, left]) if (result.status === "rejected") throw result.reason;
+  }
+
+  async #leave() {
     const { engine } = this.#deps;
-    await this.engineSubscription?.close();
     const member = this.#member;
     if (member && this.joined && (await engine.presence.leave(this.#app.id, this.#name, this.#connection.socketId, member.userId))) {
       await publishMemberEvent(engine, this.#app.id, this.#name, "MEMBER_REMOVED", member);
@@ -204,9 +232,15 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
   }
 }
 
+/** In a subscription's pending list: the engine lost messages before `position`. */
+class Lost {
+  constructor(readonly position: StreamPosition) {}
+}
+
 /**
  * First event of a subscription; on a presence channel its data holds the members. With
  * `since` it says whether the position was recovered, and the position replay starts from.
+ * Sent again (no data, `recovered: false`) when the engine lost messages of the channel.
  */
 function subscribedEvent(
   channel: string,

@@ -92,7 +92,10 @@ export interface ChannelEvent extends Omit<ChannelMessage, "kind" | "id" | "excl
   readonly kind: ChannelEventKind;
   readonly id: string | null;
   readonly publishedAt: string | null;
-  /** SUBSCRIBED with `since`: whether every message after that position will be delivered. */
+  /**
+   * SUBSCRIBED with `since`: whether every message after that position will be delivered. A
+   * later SUBSCRIBED (a loss, see `LostListener`) has `false`, and the position delivery continues from.
+   */
   readonly recovered?: boolean | undefined;
 }
 

@@ -7,7 +7,7 @@ export type { Engine } from "./types.ts";
 
 export type EngineConfig = Pick<
   Config,
-  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses"
+  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "limits"
 >;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
@@ -28,6 +28,8 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         instanceTtlMs: config.instanceTtlMs,
         historySize: config.historySize,
         historyTtlSeconds: config.historyTtlSeconds,
+        // Held back beyond what one subscriber may have queued, they would be dropped anyway.
+        maxHeldMessages: config.limits.subscriberQueueLength,
         onError,
       });
     default: {

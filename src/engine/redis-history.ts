@@ -28,6 +28,8 @@ export interface RedisHistory {
    */
   append(appId: string, messages: readonly ChannelMessage[], statuses?: StatusWrites, keep?: boolean): Promise<void>;
   read(appId: string, channel: string, options: HistoryOptions): Promise<HistoryResult>;
+  /** The channel's last offset and epoch as they are, without giving a channel that has none a stream. */
+  position(appId: string, channel: string): Promise<{ offset: number; epoch: string | undefined }>;
   /** Resolves once every append made so far has been answered (whatever the answer). */
   settled(): Promise<void>;
   claim(appId: string, id: string, windowSeconds: number): Promise<boolean>;
@@ -283,6 +285,11 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
         if (message) messages.push(message);
       }
       return { messages, offset, epoch, recoverable: recoverable === 1 };
+    },
+
+    async position(appId, channel) {
+      const [epoch, offset] = await client.hmget(`${channelKey(appId, channel)}:meta`, "epoch", "offset");
+      return epoch === null ? { offset: 0, epoch: undefined } : { offset: Number(offset) || 0, epoch };
     },
 
     async claim(appId, id, windowSeconds) {

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
+import { ChannelFeed, type FeedSubscription } from "./redis-channel-feed.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
@@ -13,6 +14,7 @@ import type {
   ChannelMessage,
   Engine,
   EngineSubscription,
+  LostListener,
   MessageListener,
   MessageStatusRecord,
 } from "./types.ts";
@@ -29,6 +31,11 @@ export interface RedisEngineOptions {
   historySize?: number;
   /** A channel's history expires this long after its last publish. */
   historyTtlSeconds?: number;
+  /**
+   * Messages one channel holds back at most while it fills a gap from history (after the
+   * subscriber connection reconnected); past that it stops, says so, and delivers them.
+   */
+  maxHeldMessages?: number;
   onError?: (error: Error) => void;
   now?: () => number;
 }
@@ -44,6 +51,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     prefix = "herald:",
     heartbeatMs = 5_000,
     instanceTtlMs = 15_000,
+    historySize = 100,
+    maxHeldMessages = 1_000,
     onError = () => {},
     now = Date.now,
   } = options;
@@ -71,7 +80,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const pubsub = new RedisPubSub({ publisher, subscriber });
   const history = createRedisHistory(publisher, {
     prefix,
-    historySize: options.historySize,
+    historySize,
     historyTtlSeconds: options.historyTtlSeconds,
     onError,
     appender,
@@ -88,8 +97,35 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     readonly key: string;
     readonly appId: string;
     readonly channel: string;
-    readonly subscriptions: Set<Subscription>;
+    /** Its messages, checked once for all of its subscriptions (`Subscription`s). */
+    readonly feed: ChannelFeed;
     readonly ready: Promise<number>;
+  }
+
+  /**
+   * The subscriber connection dropped (Redis restarted, or the link broke): every channel holds
+   * its messages back until it has subscribed again and filled what it missed from history.
+   * `breaks` counts the drops, so a PING answered over a connection that dropped since is not
+   * taken for the one now.
+   */
+  let breaks = 0;
+  if (historySize > 0) {
+    subscriber.on("close", () => {
+      breaks++;
+      for (const topic of topics.values()) topic.feed.hold();
+    });
+    subscriber.on("ready", () => {
+      if (breaks === 0) return;
+      const at = breaks;
+      // ioredis sent the re-SUBSCRIBEs before `ready`: the PING is answered after them, and
+      // from then on every message published reaches us.
+      subscriber.ping().then(
+        () => {
+          if (at === breaks) for (const topic of topics.values()) topic.feed.recover();
+        },
+        () => {}, // dropped again: the next `ready` recovers
+      );
+    });
   }
 
   /**
@@ -97,12 +133,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
    * holding its topic and listener (the channel's keys are the topic's), not closures per
    * subscription; each object is its own entry, so one function subscribed twice is two.
    */
-  class Subscription implements EngineSubscription {
+  class Subscription implements EngineSubscription, FeedSubscription {
     #done = false;
 
     constructor(
       readonly topic: Topic,
       readonly listener: MessageListener,
+      readonly onLost: LostListener | undefined,
     ) {}
 
     async close() {
@@ -110,13 +147,38 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       this.#done = true;
       open.delete(this);
       const topic = this.topic;
-      topic.subscriptions.delete(this);
-      if (topic.subscriptions.size === 0 && topics.get(topic.key) === topic) {
+      topic.feed.subscriptions.delete(this);
+      if (topic.feed.subscriptions.size === 0 && topics.get(topic.key) === topic) {
         topics.delete(topic.key);
         pubsub.unsubscribe(await topic.ready);
       }
-      await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(topic.appId, topic.channel), instanceId]);
+      await count(topic.appId, topic.channel, -1);
     }
+  }
+
+  /**
+   * Subscriptions this instance counts per channel (its field of the channel's `subs` hash), by
+   * that hash's key: what `reassert` writes back. A channel leaves it at zero once Redis has
+   * that too; one whose uncount failed stays, at zero, for `reassert` to write.
+   */
+  const counted = new Map<string, { readonly appId: string; readonly channel: string; n: number }>();
+
+  /** Counts one subscription in or out, here and (one script) in Redis. */
+  async function count(appId: string, channel: string, delta: 1 | -1): Promise<void> {
+    const key = subsKey(appId, channel);
+    let entry = counted.get(key);
+    if (!entry) counted.set(key, (entry = { appId, channel, n: 0 }));
+    entry.n += delta;
+    try {
+      if (delta > 0) await runScript(publisher, SUBSCRIBER_ADDED, [key, channelsKey(appId), instanceId, channel]);
+      else await runScript(publisher, SUBSCRIBER_REMOVED, [key, instanceId]);
+    } catch (error) {
+      // A subscribe that failed does not exist; either way Redis may or may not have it now.
+      if (delta > 0) entry.n--;
+      if (!counted.has(key)) counted.set(key, entry);
+      throw error;
+    }
+    if (entry.n === 0 && counted.get(key) === entry) counted.delete(key);
   }
 
   const beat = () => publisher.zadd(instancesKey, now(), instanceId);
@@ -134,6 +196,37 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const presence = createRedisPresence({ redis: publisher, prefix, instanceId, liveInstances, onError });
 
   /**
+   * Once the publisher has reconnected, the Redis it reached may have restarted without this
+   * instance's live state (no persistence), with an older copy of it, or have missed what
+   * failed while it was unreachable. So the instance writes its state again, as it holds it
+   * now: its heartbeat first (members and counts of an instance missing from the set do not
+   * count), its subscription counts, its presence members. Values are set, not added, so a
+   * Redis that kept everything (AOF) counts nothing twice. ioredis sends what it queued or
+   * resends before `ready`; these go after it on the same connection, and a count or join
+   * issued later reaches Redis after them.
+   */
+  function reassert(): Promise<unknown> {
+    const writes: Promise<unknown>[] = [beat()];
+    for (const [key, entry] of counted) {
+      const { appId, channel, n } = entry;
+      writes.push(
+        runScript(publisher, SUBSCRIBERS_SET, [key, channelsKey(appId), instanceId, n, channel]).then(() => {
+          if (n === 0 && entry.n === 0 && counted.get(key) === entry) counted.delete(key);
+        }),
+      );
+    }
+    writes.push(presence.reassert());
+    return Promise.all(writes);
+  }
+  let publisherDropped = false;
+  publisher.on("close", () => (publisherDropped = true));
+  publisher.on("ready", () => {
+    if (!publisherDropped || closed) return;
+    publisherDropped = false;
+    reassert().catch(onError);
+  });
+
+  /**
    * An instance whose heartbeat is older than the TTL died without cleaning up. Whoever removes
    * it from the instance set (ZREM is atomic: exactly one instance) reaps its presence members;
    * its counter fields are pruned when next read.
@@ -145,17 +238,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     }
   }
 
-  /** Sums a channel's per-instance counters, pruning fields of dead instances. */
-  async function countOf(appId: string, channel: string, live: Set<string>): Promise<number> {
-    const fields = await publisher.hgetall(subsKey(appId, channel));
-    let count = 0;
-    const dead: string[] = [];
-    for (const [instance, value] of Object.entries(fields)) {
-      if (live.has(instance)) count += Math.max(0, Number(value));
-      else dead.push(instance);
-    }
-    if (dead.length > 0) await publisher.hdel(subsKey(appId, channel), ...dead);
-    return count;
+  /**
+   * Sums a channel's per-instance counters, pruning fields of dead instances, in one step: read
+   * apart (the live set, then the fields), an instance that became live in between (its
+   * heartbeat refreshed late, or written again after a Redis restart) was seen with its count
+   * but not its heartbeat, and lost that count for good.
+   */
+  async function countOf(appId: string, channel: string): Promise<number> {
+    return Number(await runScript(publisher, SUBSCRIBERS_COUNTED, [subsKey(appId, channel), instancesKey, now() - instanceTtlMs]));
   }
 
   return withUnavailable({
@@ -178,34 +268,46 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return history.claim(appId, id, windowSeconds);
     },
 
-    async subscribe(appId, channel, listener) {
+    async subscribe(appId, channel, listener, onLost) {
       if (closed) throw new Error("engine is closed");
       // Count first, so a publisher asking for counts right after we resolve sees us. (One
       // script rather than MULTI, which builds a pipeline of a few KB per transaction.)
-      await runScript(publisher, SUBSCRIBER_ADDED, [subsKey(appId, channel), channelsKey(appId), instanceId, channel]);
+      await count(appId, channel, 1);
       // One RedisPubSub subscription (one SUBSCRIBE) per channel on this instance; its messages
       // are checked once and handed to every listener of the channel in one loop.
       const key = channelTopic(appId, channel);
       let topic = topics.get(key);
       if (!topic) {
-        const subscriptions = new Set<Subscription>();
+        const feed = new ChannelFeed({
+          read: (options) => history.read(appId, channel, options),
+          historySize,
+          maxHeld: maxHeldMessages,
+          onError: (error) => onError(error instanceof Error ? error : new Error(String(error))),
+        });
+        // Without history there are no offsets to check, nor anything to fill a gap from.
+        const deliver = historySize > 0 ? (m: ChannelMessage) => feed.receive(m) : (m: ChannelMessage) => feed.fanOut(m);
         const ready = pubsub.subscribe(key, (payload: unknown) => {
           if (!isChannelMessage(payload)) return onError(new Error(`dropped a malformed message on ${channel}`));
-          for (const subscription of subscriptions) subscription.listener(payload);
+          deliver(payload);
         });
-        topic = { key, appId, channel, subscriptions, ready };
+        if (historySize > 0) {
+          // Where the channel stands once subscribed: everything after it reaches the feed live
+          // (or, after a reconnect, from history), even before its first message.
+          ready.then(() => history.position(appId, channel).then((position) => feed.start(position), onError), () => {});
+        }
+        topic = { key, appId, channel, feed, ready };
         topics.set(key, topic);
       }
       const current = topic;
-      const subscription = new Subscription(current, listener);
-      current.subscriptions.add(subscription);
+      const subscription = new Subscription(current, listener, onLost);
+      current.feed.subscriptions.add(subscription);
       try {
         // Resolves after Redis confirmed the SUBSCRIBE (at once if the channel already was).
         await current.ready;
       } catch (error) {
-        current.subscriptions.delete(subscription);
-        if (topics.get(key) === current && current.subscriptions.size === 0) topics.delete(key);
-        await runScript(publisher, SUBSCRIBER_REMOVED, [subsKey(appId, channel), instanceId]);
+        current.feed.subscriptions.delete(subscription);
+        if (topics.get(key) === current && current.feed.subscriptions.size === 0) topics.delete(key);
+        await count(appId, channel, -1);
         throw error;
       }
       open.add(subscription);
@@ -213,11 +315,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
 
     async channelCounts(appId, channel) {
-      return { name: channel, subscriptionCount: await countOf(appId, channel, await liveInstances()) };
+      return { name: channel, subscriptionCount: await countOf(appId, channel) };
     },
 
     async occupiedChannels(appId, namePrefix, first) {
-      const live = await liveInstances();
       const names: string[] = [];
       let cursor = "0";
       do {
@@ -229,7 +330,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const result: ChannelCounts[] = [];
       for (const name of names) {
         if (result.length >= first) break;
-        const subscriptionCount = await countOf(appId, name, live);
+        const subscriptionCount = await countOf(appId, name);
         if (subscriptionCount > 0) result.push({ name, subscriptionCount });
         else await runScript(publisher, CHANNEL_PRUNED, [subsKey(appId, name), channelsKey(appId), name]);
       }
@@ -293,6 +394,44 @@ const SUBSCRIBER_ADDED = luaScript(
   `
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash, the instance set; ARGV: the oldest heartbeat (ms) of a live
+ * instance. Sums the live instances' counts and deletes the fields of the others.
+ */
+const SUBSCRIBERS_COUNTED = luaScript(
+  2,
+  `
+local fields = redis.call('HGETALL', KEYS[1])
+local count = 0
+for i = 1, #fields, 2 do
+  local beat = redis.call('ZSCORE', KEYS[2], fields[i])
+  if beat and tonumber(beat) >= tonumber(ARGV[1]) then
+    count = count + math.max(0, tonumber(fields[i + 1]) or 0)
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+return count
+`,
+);
+
+/**
+ * KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, its count of
+ * subscriptions, channel name. Sets the instance's count (none: drops its field), as `reassert`
+ * knows it.
+ */
+const SUBSCRIBERS_SET = luaScript(
+  2,
+  `
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
 `,
 );
 

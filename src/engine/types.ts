@@ -32,11 +32,18 @@
  * - No loss after subscribe: once `subscribe` resolves, the broker has confirmed the
  *   subscription, and every message published to the channel after that (on any instance) is
  *   handed to the listener, exactly once.
+ * - No silent gap across a broker reconnect: a Redis that restarts, or a subscriber connection
+ *   that drops, loses the messages published until the engine subscribed again. The engine
+ *   then hands the listener those it finds in the history, in offset order, before anything
+ *   newer; the ones the history no longer has (Redis restarted without persistence, another
+ *   epoch, trimmed) it reports with `onLost` and the position delivery continues from.
  * - Unsubscribe: `EngineSubscription.close()` is idempotent; after it returns the listener is
  *   never called again, and the subscription no longer counts.
  * - Isolation: an app sees only its own channels, counts and records.
  * - Counts: `channelInfo` / `channels` count live subscriptions on every instance; an instance
- *   that died without cleaning up stops counting once its heartbeat is older than the TTL.
+ *   that died without cleaning up stops counting once its heartbeat is older than the TTL. On
+ *   Redis, an instance that reconnects sets its counts (and heartbeat) again: right after a
+ *   restart without persistence, never counted twice after one with it.
  */
 import type { ScheduleStore } from "./schedule-types.ts";
 
@@ -100,6 +107,12 @@ export interface HistoryResult {
 
 export type MessageListener = (message: ChannelMessage) => void;
 
+/**
+ * Messages of the channel were lost before they reached this listener and cannot be delivered
+ * (see "No silent gap" above): every message after `position` follows, in order.
+ */
+export type LostListener = (position: StreamPosition) => void;
+
 export interface EngineSubscription {
   /** Idempotent; resolves once the listener is detached and the subscription uncounted. */
   close(): Promise<void>;
@@ -116,7 +129,10 @@ export interface PresenceMember {
   readonly info: unknown;
 }
 
-/** Called with the members that left because their instance died (see `PresenceStore`). */
+/**
+ * Called with the members that left because their instance died, or whose leave could not
+ * reach the store and was finished later (see `PresenceStore`).
+ */
 export type ExpiredMembersListener = (appId: string, channel: string, members: readonly PresenceMember[]) => void;
 
 /**
@@ -127,7 +143,9 @@ export type ExpiredMembersListener = (appId: string, channel: string, members: r
  * presence changed, so exactly one MEMBER_ADDED / MEMBER_REMOVED is published per change (from
  * the instance that caused it); an instance that dies without leaving stops counting once its
  * heartbeat is older than the instance TTL, and one surviving instance reports its members as
- * expired through `onExpired` (reaped by heartbeats, never by asking every instance).
+ * expired through `onExpired` (reaped by heartbeats, never by asking every instance). A store
+ * that lost its state (Redis restarted) gets every live instance's members back once that
+ * instance reconnects, and a leave that failed meanwhile is finished then, reported the same way.
  * The member limit is checked before adding; concurrent joins on several instances may pass it
  * by a few.
  */
@@ -180,8 +198,11 @@ export interface Engine {
    */
   claimMessageId(appId: string, id: string, windowSeconds: number): Promise<boolean>;
 
-  /** Resolves once the broker confirmed the subscription (see the guarantees above). */
-  subscribe(appId: string, channel: string, listener: MessageListener): Promise<EngineSubscription>;
+  /**
+   * Resolves once the broker confirmed the subscription (see the guarantees above). `onLost`
+   * hears of messages the engine lost and could not recover (never, in memory).
+   */
+  subscribe(appId: string, channel: string, listener: MessageListener, onLost?: LostListener): Promise<EngineSubscription>;
 
   channelCounts(appId: string, channel: string): Promise<ChannelCounts>;
 

@@ -7,7 +7,10 @@ import { MemberRef } from "./presence.ts";
 const ChannelEventKind = builder.enumType("ChannelEventKind", {
   description: "What a `ChannelEvent` reports.",
   values: {
-    SUBSCRIBED: { description: "First event of every subscription: from here on nothing published is missed." },
+    SUBSCRIBED: {
+      description:
+        "First event of every subscription: from here on nothing published is missed. It comes again, with `recovered: false`, when messages were lost on their way (Redis restarted without them).",
+    },
     MESSAGE: { description: "A published message." },
     MEMBER_ADDED: { description: "Presence channels: a user joined (`member`); not sent to the joining connection." },
     MEMBER_REMOVED: { description: "Presence channels: a user's last connection left (`member`)." },
@@ -37,7 +40,8 @@ export const ChannelEventRef = builder.objectRef<ChannelEvent>("ChannelEvent").i
     epoch: t.exposeString("epoch", { nullable: true, description: "The history stream the offset belongs to." }),
     recovered: t.exposeBoolean("recovered", {
       nullable: true,
-      description: "SUBSCRIBED with `since`: true when every message after that position follows; false when it could not be served (trimmed, expired, other epoch).",
+      description:
+        "SUBSCRIBED with `since`: true when every message after that position follows; false when it could not be served (trimmed, expired, other epoch). A later SUBSCRIBED: false, messages up to `offset` were lost; every one after it follows.",
     }),
     member: t.field({
       type: MemberRef,

@@ -12,7 +12,7 @@ export type ChannelEventKind =
   | 'MEMBER_REMOVED'
   /** A published message. */
   | 'MESSAGE'
-  /** First event of every subscription: from here on nothing published is missed. */
+  /** First event of every subscription: from here on nothing published is missed. It comes again, with `recovered: false`, when messages were lost on their way (Redis restarted without them). */
   | 'SUBSCRIBED';
 
 /** Counts a publish may return per channel. */

@@ -183,6 +183,7 @@ export function connectWs(server: { wsUrl: string }, connectionParams: Record<st
 }
 
 export interface Collected<T> {
+  /** Every event after the first SUBSCRIBED (a later one, with `recovered: false`, announces a loss). */
   events: T[];
   errors: unknown[];
   /** Resolves with the SUBSCRIBED event: from then on nothing published is missed. */
@@ -212,6 +213,7 @@ export function subscribeChannel(ws: WsConnection, name: string, options: Subscr
   const subscribed = new Promise<ChannelEventOf>((res, rej) => ((resolveSubscribed = res), (rejectSubscribed = rej)));
   const completed = new Promise<void>((r) => (resolveCompleted = r));
   subscribed.catch(() => {});
+  let started = false;
   const unsubscribe = ws.client.subscribe<OnChannelSubscription>(
     { query: OnChannelDocument.toString(), variables: { name, ...options } },
     {
@@ -222,8 +224,10 @@ export function subscribeChannel(ws: WsConnection, name: string, options: Subscr
         }
         const event = result.data?.channel;
         if (!event) return;
-        if (event.kind === "SUBSCRIBED") resolveSubscribed(event);
-        else events.push(event);
+        if (event.kind === "SUBSCRIBED" && !started) {
+          started = true;
+          resolveSubscribed(event);
+        } else events.push(event);
         waiters.forEach((w) => w());
       },
       error: (error) => {
