@@ -18,6 +18,7 @@ import { forkGenerator, killChildrenOnExit, REPO_ROOT, stopAll } from "./lib/pro
 import { createPublisher, REQUEST_TIMEOUT_MS } from "./lib/publisher.ts";
 import {
   buildRows,
+  headlineRatios,
   busyMachineWarning,
   busyMachineWarnings,
   checkTargets,
@@ -28,6 +29,7 @@ import {
   type ScenarioRun,
   type TargetRun,
 } from "./lib/report.ts";
+import { chartCaption, headlineChart } from "./lib/chart.ts";
 import { offeredDeliveryRate, scenarios, type FanoutScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
 import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
 
@@ -429,7 +431,8 @@ async function main() {
   const name = options.quick ? "latest-quick" : options.partial ? "latest-partial" : "latest";
   writeFileSync(`${RESULTS_DIR}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt));
-  console.log(`Wrote bench/results/${name}.json and bench/results/${name}.md`);
+  writeFileSync(`${RESULTS_DIR}/${name}.svg`, headlineChart(headlineRatios(scenarioRuns), chartCaption(machine, options, startedAt)));
+  console.log(`Wrote bench/results/${name}.json, ${name}.md and ${name}.svg`);
 }
 
 function markdown(

@@ -131,6 +131,35 @@ function ratioOf(scenarioRun: ScenarioRun, reference: TargetName, metric: Metric
   return herald === undefined || other === undefined || other === 0 ? undefined : herald / other;
 }
 
+/** A scenario's headline figure as ratios: Herald ÷ the limit (or bare handler), and ÷ the peer. */
+export interface HeadlineRatio {
+  readonly scenario: string;
+  readonly metric: string;
+  readonly better: "higher" | "lower";
+  readonly reference: string;
+  readonly vsReference: number | undefined;
+  readonly vsPeer: number | undefined;
+}
+
+export function headlineRatios(scenarioRuns: readonly ScenarioRun[]): HeadlineRatio[] {
+  return scenarioRuns.flatMap(({ scenario, ...rest }) => {
+    const metric = metricsOf(scenario).find((m) => m.headline);
+    if (!metric || metric.better === "none") return [];
+    const scenarioRun = { scenario, ...rest };
+    const reference = referenceOf(scenario);
+    return [
+      {
+        scenario: scenario.name,
+        metric: metric.label,
+        better: metric.better,
+        reference: TARGET_LABELS[reference],
+        vsReference: ratioOf(scenarioRun, reference, metric),
+        vsPeer: scenario.targets.includes("peer") ? ratioOf(scenarioRun, "peer", metric) : undefined,
+      },
+    ];
+  });
+}
+
 export function buildRows(scenarioRuns: readonly ScenarioRun[]): Row[] {
   const rows: Row[] = [];
   for (const scenarioRun of scenarioRuns) {
