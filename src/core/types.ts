@@ -55,11 +55,19 @@ export interface PublishInput {
   readonly publisherId?: string | null | undefined;
   readonly excludeSocketId?: string | null | undefined;
   readonly info?: readonly PublishInfo[] | null | undefined;
+  /** GRIP formats (see formats.ts); without `data`, `data` is derived from them. */
+  readonly formats?: unknown;
+  /** GRIP ordering: the id of the message this one follows on its channels (see prev-id.ts). */
+  readonly prevId?: string | null | undefined;
 }
 
 /** Options a surface may set for its own rules (e.g. Pusher's 10 KiB payload limit). */
 export interface PublishOptions {
   readonly maxPayloadBytes?: number;
+  /** Events one batch may hold (GRIP items per publish request); default `HERALD_MAX_BATCH_SIZE`. */
+  readonly maxBatchSize?: number;
+  /** What a batch's errors call one of its events (`Event 2: …`; GRIP says `Item`). */
+  readonly itemLabel?: string;
 }
 
 export interface Presence {
