@@ -27,7 +27,7 @@ export interface Connection {
   readonly user: ConnectionUser | undefined;
   /** Pusher-shaped (`<digits>.<digits>`) so Pusher SDKs accept it as `socket_id`. */
   readonly socketId: string;
-  readonly transport: "ws" | "sse";
+  readonly transport: "ws" | "sse" | "grip";
   readonly subscriptions: ReadonlySet<SubscriberQueue<ChannelEvent>>;
   /** Ends every subscription of the connection and releases its slot. Idempotent. */
   close(): void;
@@ -112,7 +112,8 @@ export interface SubscribeArgs extends ChannelGrant {
   readonly selector?: string | null | undefined;
 }
 
-export type SubscriptionStream = AsyncIterableIterator<ChannelEvent | HeraldError>;
+/** A subscription's events: an async iterator, or pushed to a sink (`attach`). */
+export type SubscriptionStream = SubscriberQueue<ChannelEvent>;
 
 /** A message's status as every surface reports it: the engine's record, or UNKNOWN. */
 export interface MessageStatus extends Omit<MessageStatusRecord, "status"> {
