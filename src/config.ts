@@ -13,6 +13,10 @@ export interface App {
   readonly secret: string;
   readonly name: string;
   readonly enabled: boolean;
+  /** Fastly Fanout: another name of the app in `/service/:serviceId/publish/`. */
+  readonly fanoutServiceId?: string | undefined;
+  /** Fastly Fanout / GRIP: a publish token accepted besides the app secret. */
+  readonly fanoutToken?: string | undefined;
 }
 
 export interface Limits {
@@ -106,7 +110,20 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
+  readonly grip: GripConfig;
   readonly schedules: ScheduleConfig;
+}
+
+export interface GripConfig {
+  /** Longest an item with a `prev-id` is held waiting for its predecessor, then published anyway. */
+  readonly prevIdWaitMs: number;
+  /** Items one GRIP publish request may carry. */
+  readonly maxItemsPerPublish: number;
+  /** `/grip/stream/*`: seconds between keep-alive newlines (0: none). */
+  readonly streamKeepAliveSeconds: number;
+  /** `/grip/poll/*`: the default hold and the largest `?timeout=` (seconds). */
+  readonly pollTimeoutSeconds: number;
+  readonly maxPollTimeoutSeconds: number;
 }
 
 export interface ScheduleConfig {
@@ -133,6 +150,8 @@ const appSchema = z.object({
   secret: z.string().min(16).max(256),
   name: z.string().max(200).optional(),
   enabled: z.boolean().optional(),
+  fanoutServiceId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "fanoutServiceId: letters, digits, _ and - only").optional(),
+  fanoutToken: z.string().min(16).max(256).optional(),
 });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -201,6 +220,11 @@ const envSchema = z.object({
   HERALD_SCHEDULER_BATCH_SIZE: int(1, 10_000).default(100),
   HERALD_PUSHER_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(10 * 1024),
   HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS: int(1, 86_400).default(600),
+  HERALD_GRIP_PREV_ID_WAIT_MS: int(0, 600_000).default(5_000),
+  HERALD_GRIP_MAX_ITEMS: int(1, 10_000).default(100),
+  HERALD_GRIP_KEEPALIVE_SECONDS: int(0, 3_600).default(20),
+  HERALD_GRIP_POLL_TIMEOUT_SECONDS: int(1, 3_600).default(55),
+  HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS: int(1, 3_600).default(120),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -288,6 +312,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
       maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,
     },
+    grip: {
+      prevIdWaitMs: e.HERALD_GRIP_PREV_ID_WAIT_MS,
+      maxItemsPerPublish: e.HERALD_GRIP_MAX_ITEMS,
+      streamKeepAliveSeconds: e.HERALD_GRIP_KEEPALIVE_SECONDS,
+      pollTimeoutSeconds: Math.min(e.HERALD_GRIP_POLL_TIMEOUT_SECONDS, e.HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS),
+      maxPollTimeoutSeconds: e.HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS,
+    },
     schedules: {
       minRepeatSeconds: e.HERALD_SCHEDULE_MIN_REPEAT_SECONDS,
       maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
@@ -322,13 +353,35 @@ function parseApps(json: string | undefined, file: string | undefined): App[] {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(`${variable}: [${issue.path.join(".")}] ${issue.message}`);
   }
-  const apps = parsed.data.map((a) => ({ id: a.id, key: a.key, secret: a.secret, name: a.name ?? a.id, enabled: a.enabled ?? true }));
+  const apps: App[] = parsed.data.map((a) => ({
+    id: a.id,
+    key: a.key,
+    secret: a.secret,
+    name: a.name ?? a.id,
+    enabled: a.enabled ?? true,
+    ...(a.fanoutServiceId === undefined ? {} : { fanoutServiceId: a.fanoutServiceId }),
+    ...(a.fanoutToken === undefined ? {} : { fanoutToken: a.fanoutToken }),
+  }));
   for (const field of ["id", "key", "secret"] as const) {
     const seen = new Set<string>();
     for (const app of apps) {
       if (seen.has(app[field])) throw new ConfigError(`${variable}: two apps share the same ${field}`);
       seen.add(app[field]);
     }
+  }
+  // A service id names one app: an app's id or alias, never two of them.
+  const serviceIds = new Set(apps.map((app) => app.id));
+  for (const app of apps) {
+    if (app.fanoutServiceId === undefined || app.fanoutServiceId === app.id) continue;
+    if (serviceIds.has(app.fanoutServiceId)) throw new ConfigError(`${variable}: fanoutServiceId ${app.fanoutServiceId} already names another app`);
+    serviceIds.add(app.fanoutServiceId);
+  }
+  // A publish token names one app, too.
+  const tokens = new Set(apps.map((app) => app.secret));
+  for (const app of apps) {
+    if (app.fanoutToken === undefined) continue;
+    if (tokens.has(app.fanoutToken)) throw new ConfigError(`${variable}: fanoutToken of ${app.id} is already an app's secret or token`);
+    tokens.add(app.fanoutToken);
   }
   return apps;
 }

@@ -8,6 +8,7 @@ import type { Engine } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
 import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
+import { useGripApi } from "./rest/grip/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
@@ -16,6 +17,7 @@ import { consoleRoutes } from "./transport/console.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
+import { useGripEndpoints } from "./transport/grip.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
 
 export interface HeraldDeps {
@@ -73,7 +75,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core })];
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core }), ...useGripApi({ core, config })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
     maxJsonDepth: config.limits.maxJsonDepth,
@@ -101,6 +103,12 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         "# HELP herald_slow_consumer_disconnects_total WebSockets closed with 4032 because they read too slowly.",
         "# TYPE herald_slow_consumer_disconnects_total counter",
         `herald_slow_consumer_disconnects_total ${ws.slowConsumerDisconnects}`,
+        "# HELP herald_grip_subscribers GRIP subscriber endpoints open now on this instance (/grip/stream, /grip/poll, /grip/ws).",
+        "# TYPE herald_grip_subscribers gauge",
+        ...Object.entries(grip.open).map(([endpoint, count]) => `herald_grip_subscribers{endpoint="${endpoint}"} ${count}`),
+        "# HELP herald_grip_slow_consumer_disconnects_total GRIP subscribers dropped because they read too slowly.",
+        "# TYPE herald_grip_slow_consumer_disconnects_total counter",
+        `herald_grip_slow_consumer_disconnects_total ${grip.slowConsumerDisconnects}`,
         "# HELP herald_graphql_http_requests_total GraphQL POSTs from backends, by who executed them: the direct lane, or Yoga after the lane read them.",
         "# TYPE herald_graphql_http_requests_total counter",
         `herald_graphql_http_requests_total{path="direct"} ${graphqlHttp.counts.direct}`,
@@ -130,10 +138,10 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     // The GraphQL lane first: it declines in O(1), and every GraphQL publish passes here.
     if (graphqlHttp(req, res)) return;
     if (rest(req, res)) return;
+    if (grip.handle(req, res)) return;
     void yoga(req, res);
   });
   const ws = useGraphqlWs({
-    server,
     yoga,
     herald: core,
     logger,
@@ -142,6 +150,17 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxSocketBufferBytes: config.maxSocketBufferBytes,
     maxMessageBytes: config.maxWebSocketMessageBytes,
     documents,
+  });
+  const grip = useGripEndpoints({
+    herald: core,
+    logger,
+    config: config.grip,
+    maxSocketBufferBytes: config.maxSocketBufferBytes,
+    maxMessageBytes: config.maxWebSocketMessageBytes,
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (grip.upgrade(req, socket, head)) return;
+    ws.handleUpgrade(req, socket, head);
   });
 
   let closing = false;
@@ -166,6 +185,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         closing = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const coreClosed = core.close(); // completes every subscription at once: SSE responses end
+        grip.close();
         await ws.close();
         // Wait for requests in flight, then drop the keep-alive connections left idle.
         const deadline = Date.now() + config.shutdownTimeoutMs;

@@ -147,11 +147,30 @@ describe("the direct projection of plain selections", () => {
     { kind: "SUBSCRIBED", id: null, channel: "c", event: "herald:subscription_succeeded", data: null, headers: {}, publishedAt: null, recovered: true, offset: 3, epoch: "ep" },
     { kind: "MEMBER_ADDED", id: "m3", channel: "presence-c", event: "herald:member_added", data: { userId: "u1", info: { name: "Ada" } }, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z" },
     { kind: "MEMBER_REMOVED", id: "m4", channel: "presence-c", event: "herald:member_removed", data: { userId: "u2" }, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z" },
+    // GRIP items: every format, text and bytes (one not UTF-8), close actions, a prev-id.
+    {
+      kind: "MESSAGE", id: "g1", channel: "c", event: "message", data: { n: 1 }, headers: { user: "ada" }, publishedAt: "2026-01-02T03:04:05.678Z", prevId: "g0",
+      formats: {
+        httpResponse: { code: 201, reason: "Created", headers: { "Content-Type": "application/json" }, body: '{"n":1}' },
+        httpStream: { action: "send", content: "line\n" },
+        wsMessage: { action: "send", content: '{"n":1}' },
+      },
+    },
+    {
+      kind: "MESSAGE", id: "g2", channel: "c", event: "message", data: null, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z",
+      formats: { httpResponse: { code: 200, headers: {}, bodyBin: "AP8=" }, wsMessage: { action: "send", contentBin: "aGk=" } },
+    },
+    {
+      kind: "MESSAGE", id: "g3", channel: "c", event: "message", data: null, headers: {}, publishedAt: "2026-01-02T03:04:05.678Z",
+      formats: { httpStream: { action: "close" }, wsMessage: { action: "close", code: 4000 } },
+    },
   ];
   const plain = [
     "subscription { channel(name: \"c\") { kind id channel event data headers publisherId publishedAt offset epoch recovered __typename } }",
     "subscription { c: channel(name: \"c\") { k: kind d: data member { userId info __typename } } }",
     "subscription S($n: String!) { channel(name: $n, selector: \"a = 'b'\") { publishedAt member { u: userId } } }",
+    "subscription { channel(name: \"c\") { id prevId data formats { __typename httpResponse { __typename code reason headers body bodyBase64 } httpStream { __typename content contentBase64 action } wsMessage { __typename content contentBase64 action code } } } }",
+    "subscription { channel(name: \"c\") { f: formats { ws: wsMessage { c: content a: action } r: httpResponse { b: bodyBase64 } } } }",
   ];
   it.each(plain)("builds exactly what execute builds: %s", (query) => {
     const document = parse(query);
@@ -169,6 +188,7 @@ describe("the direct projection of plain selections", () => {
     "subscription { channel(name: \"c\") { kind @include(if: true) } }",
     "subscription { channel(name: \"c\") @skip(if: false) { kind } }",
     "subscription { channel(name: \"c\") { kind kind } }",
+    "subscription { channel(name: \"c\") { formats { httpStream { action @skip(if: true) } } } }",
   ])("leaves anything else to graphql-js: %s", (query) => {
     expect(compileProjection(getOperationAST(parse(query))!)).toBeUndefined();
   });

@@ -128,8 +128,9 @@ describe.concurrent.each(ENGINES)("scheduled publish over GraphQL ($name engine)
     const sub = subscribeChannel(ws, channel);
     await sub.subscribed;
     const id = `job-${counter}`;
-    const first = await schedule(server, { id, channels: [channel], data: 1, publishAt: inMs(800) });
-    const second = await schedule(server, { id, channels: [channel], data: 2, publishAt: inMs(600) });
+    // Far enough ahead that the second is still in the future on a loaded machine.
+    const first = await schedule(server, { id, channels: [channel], data: 1, publishAt: inMs(2_000) });
+    const second = await schedule(server, { id, channels: [channel], data: 2, publishAt: inMs(1_800) });
     expect(second.data!.schedule).toEqual(first.data!.schedule);
     await sub.messages(1);
     await sleep(500);

@@ -42,8 +42,14 @@ export function signSubscriberToken(
 
 export type TokenCheck = { ok: true; claims: SubscriberClaims } | { ok: false; reason: string };
 
-/** Verifies signature (constant time), algorithm, expiry and claim shapes; never throws. */
-export function verifySubscriberToken(secret: string, token: unknown, now: () => number = Date.now): TokenCheck {
+/** A JWT whose HS256 signature, expiry and not-before passed: its payload, unchecked otherwise. */
+export type JwtCheck = { ok: true; payload: Record<string, unknown> } | { ok: false; reason: string };
+
+/**
+ * Verifies an HS256 JWT signed with `secret`: algorithm, signature (constant time), `exp` and
+ * `nbf` when present (numbers of seconds); never throws. Claim meanings are the caller's.
+ */
+export function verifyHs256Jwt(secret: string, token: unknown, now: () => number = Date.now): JwtCheck {
   if (typeof token !== "string" || token.length > 8192) return { ok: false, reason: "token must be a JWT string" };
   const parts = token.split(".");
   if (parts.length !== 3) return { ok: false, reason: "token is not a JWT" };
@@ -57,10 +63,27 @@ export function verifySubscriberToken(secret: string, token: unknown, now: () =>
   }
   const payload = parseJson(body);
   if (!isRecord(payload)) return { ok: false, reason: "token payload is not an object" };
-  const { sub, info, channels, exp, nbf } = payload;
+  const { exp, nbf } = payload;
   const seconds = now() / 1000;
   if (exp !== undefined && (typeof exp !== "number" || exp <= seconds)) return { ok: false, reason: "token has expired" };
   if (nbf !== undefined && (typeof nbf !== "number" || nbf > seconds)) return { ok: false, reason: "token is not valid yet" };
+  return { ok: true, payload };
+}
+
+/** The payload of a JWT, without verifying anything (to learn its `iss` before choosing a key). */
+export function unverifiedJwtPayload(token: string): Record<string, unknown> | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || token.length > 8192) return undefined;
+  const header = parseJson(parts[0]!);
+  const payload = parseJson(parts[1]!);
+  return isRecord(header) && isRecord(payload) ? payload : undefined;
+}
+
+/** Verifies signature (constant time), algorithm, expiry and claim shapes; never throws. */
+export function verifySubscriberToken(secret: string, token: unknown, now: () => number = Date.now): TokenCheck {
+  const check = verifyHs256Jwt(secret, token, now);
+  if (!check.ok) return check;
+  const { sub, info, channels, exp } = check.payload;
   if (sub !== undefined && typeof sub !== "string") return { ok: false, reason: "token sub must be a string" };
   if (channels !== undefined && (!Array.isArray(channels) || !channels.every((c) => typeof c === "string"))) {
     return { ok: false, reason: "token channels must be a list of strings" };

@@ -4,6 +4,7 @@ import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
+import { createPrevIdOrder } from "./prev-id.ts";
 import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
@@ -73,7 +74,7 @@ const CONTROL_CHANNEL = "$control";
 const TERMINATE_EVENT = "terminate_user_connections";
 export const TERMINATED_REASON = "Terminated by the app";
 
-export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize">;
+export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip">;
 
 export interface CoreDeps {
   config: CoreConfig;
@@ -108,6 +109,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     keepHistory: config.historySize > 0,
     now,
     countsFor: channelInfo,
+    prevIdOrder: createPrevIdOrder({ engine, waitMs: config.grip.prevIdWaitMs }),
   });
   const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError });
   const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
@@ -150,13 +152,13 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     async publish(caller, input, options = {}) {
       assertOpen();
       const app = backendApp(caller);
-      const [result] = await publisher.deliver(app, [publisher.prepare(input, options)]);
+      const [result] = await publisher.deliverInOrder(app, [publisher.prepare(input, options)]);
       return result!;
     },
     async triggerBatch(caller, inputs, options = {}) {
       assertOpen();
       const app = backendApp(caller);
-      return publisher.deliver(app, publisher.prepareBatch(inputs, options));
+      return publisher.deliverInOrder(app, publisher.prepareBatch(inputs, options));
     },
     async channel(caller, name) {
       const app = backendApp(caller);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { App, Limits } from "../config.ts";
-import type { ChannelMessage, Engine } from "../engine/types.ts";
+import type { ChannelMessage, Engine, MessageFormats } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import type { ChannelInfo, PublishInput, PublishOptions, PublishResult } from "./types.ts";
 import {
@@ -13,6 +13,8 @@ import {
   validateSocketId,
 } from "./validation.ts";
 import { validateJsonDepth } from "./json-depth.ts";
+import { dataOfFormats, formatsSize, validateFormats } from "./formats.ts";
+import { orderByPrevId, type PrevIdOrder } from "./prev-id.ts";
 
 /** What a publish without `info` asks for (the usual case): nothing, shared. */
 const NO_INFO: ReadonlySet<string> = new Set();
@@ -29,6 +31,8 @@ export interface PreparedEvent {
   readonly info: ReadonlySet<string>;
   /** The caller chose the id: it is an idempotency key. */
   readonly idSupplied: boolean;
+  readonly formats: MessageFormats | undefined;
+  readonly prevId: string | undefined;
 }
 
 export interface PublishDeps {
@@ -42,6 +46,8 @@ export interface PublishDeps {
   now: () => Date;
   /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
   countsFor(app: App, channel: string, withUsers: boolean): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
+  /** Holds events with a `prevId` until their predecessor was published (see prev-id.ts). */
+  prevIdOrder: PrevIdOrder;
 }
 
 export interface Publisher {
@@ -51,6 +57,12 @@ export interface Publisher {
   prepareBatch(inputs: readonly PublishInput[], options: PublishOptions): PreparedEvent[];
   /** Publishes prepared events in order and records their status. */
   deliver(app: App, events: readonly PreparedEvent[], options?: DeliverOptions): Promise<PublishResult[]>;
+  /**
+   * `deliver`, with GRIP ordering: an event with a `prevId` waits for its predecessor (see
+   * prev-id.ts), and one whose predecessor comes later in `events` goes after it. Results are
+   * in the order of `events`.
+   */
+  deliverInOrder(app: App, events: readonly PreparedEvent[]): Promise<PublishResult[]>;
 }
 
 export interface DeliverOptions {
@@ -63,28 +75,60 @@ export interface DeliverOptions {
   readonly deduplicate?: boolean;
 }
 
-export function createPublisher({ engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, keepHistory, now, countsFor }: PublishDeps): Publisher {
+export function createPublisher(deps: PublishDeps): Publisher {
+  const { engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, keepHistory, now, countsFor, prevIdOrder } = deps;
   function prepare(input: PublishInput, options: PublishOptions): PreparedEvent {
     if (!Array.isArray(input.channels)) throw new HeraldError(ErrorCode.BadRequest, "channels must be a list");
     const channels = validateChannelList(input.channels, limits);
     const event = validateEventName(input.event ?? "message", limits);
     const headers = validateHeaders(input.headers, limits);
-    validateJsonDepth(input.data, limits);
-    validatePayloadSize(input.data, headers, options.maxPayloadBytes ?? limits.maxPayloadBytes);
+    const formats = input.formats == null ? undefined : validateFormats(input.formats, limits);
+    // A GRIP item's data is its content (unless the caller gave data too); its formats weigh, not both.
+    const data = formats && input.data === undefined ? dataOfFormats(formats) : (input.data ?? null);
+    validateJsonDepth(data, limits);
+    validatePayloadSize(data, headers, options.maxPayloadBytes ?? limits.maxPayloadBytes, formats && formatsSize(formats));
     const id = input.id == null ? randomUUID() : validateMessageId(input.id, limits);
+    const prevId = input.prevId == null ? undefined : validateMessageId(input.prevId, limits);
     const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);
     const publisherId = validatePublisherId(input.publisherId, limits);
     const info = input.info?.length ? new Set(input.info) : NO_INFO;
-    return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null };
+    return { id, channels, event, data, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null, formats, prevId };
+  }
+
+  async function deliverInOrder(app: App, all: readonly PreparedEvent[]): Promise<PublishResult[]> {
+    if (all.every((e) => e.prevId === undefined)) return deliver(app, all);
+    const results = new Map<PreparedEvent, PublishResult>();
+    // Events without a prevId go out together, as one delivery; each with one waits, then goes alone.
+    let run: PreparedEvent[] = [];
+    const flush = async () => {
+      if (run.length === 0) return;
+      const events = run;
+      run = [];
+      (await deliver(app, events)).forEach((result, i) => results.set(events[i]!, result));
+    };
+    for (const event of orderByPrevId(all)) {
+      if (event.prevId === undefined) {
+        run.push(event);
+        continue;
+      }
+      await flush();
+      const id = event.idSupplied ? event.id : undefined;
+      const [result] = await prevIdOrder.after(app.id, event.channels, id, event.prevId, () => deliver(app, [event]));
+      results.set(event, result!);
+    }
+    await flush();
+    return all.map((e) => results.get(e)!);
   }
 
   return {
     prepare,
+    deliverInOrder,
     prepareBatch(inputs, options) {
+      const maxBatchSize = options.maxBatchSize ?? limits.maxBatchSize;
       if (inputs.length === 0) throw new HeraldError(ErrorCode.BadRequest, "A batch needs at least one event");
-      if (inputs.length > limits.maxBatchSize) {
-        throw new HeraldError(ErrorCode.BatchTooLarge, `A batch may hold at most ${limits.maxBatchSize} events, got ${inputs.length}`, {
-          limit: limits.maxBatchSize,
+      if (inputs.length > maxBatchSize) {
+        throw new HeraldError(ErrorCode.BatchTooLarge, `A batch may hold at most ${maxBatchSize} events, got ${inputs.length}`, {
+          limit: maxBatchSize,
         });
       }
       return inputs.map((input, index) => {
@@ -92,59 +136,63 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
           return prepare(input, options);
         } catch (error) {
           if (error instanceof HeraldError) {
-            throw new HeraldError(error.code, `Event ${index}: ${error.message}`, { ...error.details, index });
+            throw new HeraldError(error.code, `${options.itemLabel ?? "Event"} ${index}: ${error.message}`, { ...error.details, index });
           }
           throw error;
         }
       });
     },
-    async deliver(app, all, { recordStatus = true, deduplicate = recordStatus } = {}) {
-      const publishedAt = now().toISOString();
-      // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
-      const fresh = deduplicate && all.some((e) => e.idSupplied) ? await claimIds(app, all) : undefined;
-      const events = fresh ? all.filter((_, i) => fresh[i]) : all;
-      const messages: ChannelMessage[] = [];
-      for (const e of events) {
-        for (const channel of e.channels) {
-          messages.push({
-            id: e.id,
-            channel,
-            event: e.event,
-            data: e.data,
-            headers: e.headers,
-            publisherId: e.publisherId,
-            publishedAt,
-            excludeSocketId: e.excludeSocketId,
-          });
-        }
-      }
-      // The statuses are stored in the same step as the publish.
-      const records = recordStatus
-        ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
-        : [];
-      await engine.publish(app.id, messages, {
-        history: keepHistory,
-        ...(records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : {}),
-      });
-      // No duplicate and no counts asked for (the usual publish): the results are at hand.
-      if (!fresh && all.every((e) => e.info.size === 0)) {
-        return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));
-      }
-      return Promise.all(
-        all.map(async (e, i) => {
-          const duplicate = fresh ? !fresh[i] : false;
-          // A duplicate reports when the original was published, if its status is still kept.
-          const original = duplicate ? await engine.getMessageStatus(app.id, e.id) : undefined;
-          return {
-            id: e.id,
-            publishedAt: original?.publishedAt ?? publishedAt,
-            duplicate,
-            channels: e.info.size === 0 ? [] : await Promise.all(e.channels.map((name) => infoFor(app, name, e.info))),
-          };
-        }),
-      );
-    },
+    deliver,
   };
+
+  async function deliver(app: App, all: readonly PreparedEvent[], { recordStatus = true, deduplicate = recordStatus }: DeliverOptions = {}): Promise<PublishResult[]> {
+    const publishedAt = now().toISOString();
+    // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
+    const fresh = deduplicate && all.some((e) => e.idSupplied) ? await claimIds(app, all) : undefined;
+    const events = fresh ? all.filter((_, i) => fresh[i]) : all;
+    const messages: ChannelMessage[] = [];
+    for (const e of events) {
+      for (const channel of e.channels) {
+        messages.push({
+          id: e.id,
+          channel,
+          event: e.event,
+          data: e.data,
+          headers: e.headers,
+          publisherId: e.publisherId,
+          publishedAt,
+          excludeSocketId: e.excludeSocketId,
+          ...(e.formats ? { formats: e.formats } : {}),
+          ...(e.prevId === undefined ? {} : { prevId: e.prevId }),
+        });
+      }
+    }
+    // The statuses are stored in the same step as the publish.
+    const records = recordStatus
+      ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
+      : [];
+    await engine.publish(app.id, messages, {
+      history: keepHistory,
+      ...(records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : {}),
+    });
+    // No duplicate and no counts asked for (the usual publish): the results are at hand.
+    if (!fresh && all.every((e) => e.info.size === 0)) {
+      return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));
+    }
+    return Promise.all(
+      all.map(async (e, i) => {
+        const duplicate = fresh ? !fresh[i] : false;
+        // A duplicate reports when the original was published, if its status is still kept.
+        const original = duplicate ? await engine.getMessageStatus(app.id, e.id) : undefined;
+        return {
+          id: e.id,
+          publishedAt: original?.publishedAt ?? publishedAt,
+          duplicate,
+          channels: e.info.size === 0 ? [] : await Promise.all(e.channels.map((name) => infoFor(app, name, e.info))),
+        };
+      }),
+    );
+  }
 
   /** Per event, whether it is new: a caller-supplied id seen within the window is not. */
   function claimIds(app: App, events: readonly PreparedEvent[]): Promise<boolean[]> {

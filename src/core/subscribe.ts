@@ -281,6 +281,8 @@ export function messageEvent(message: ChannelMessage): ChannelEvent {
       publishedAt: message.publishedAt,
       offset: message.offset,
       epoch: message.epoch,
+      formats: message.formats,
+      prevId: message.prevId,
     };
     events.set(message, event);
   }

@@ -27,7 +27,7 @@ export interface Connection {
   readonly user: ConnectionUser | undefined;
   /** Pusher-shaped (`<digits>.<digits>`) so Pusher SDKs accept it as `socket_id`. */
   readonly socketId: string;
-  readonly transport: "ws" | "sse";
+  readonly transport: "ws" | "sse" | "grip";
   readonly subscriptions: ReadonlySet<SubscriberQueue<ChannelEvent>>;
   /** Ends every subscription of the connection and releases its slot. Idempotent. */
   close(): void;
@@ -55,11 +55,19 @@ export interface PublishInput {
   readonly publisherId?: string | null | undefined;
   readonly excludeSocketId?: string | null | undefined;
   readonly info?: readonly PublishInfo[] | null | undefined;
+  /** GRIP formats (see formats.ts); without `data`, `data` is derived from them. */
+  readonly formats?: unknown;
+  /** GRIP ordering: the id of the message this one follows on its channels (see prev-id.ts). */
+  readonly prevId?: string | null | undefined;
 }
 
 /** Options a surface may set for its own rules (e.g. Pusher's 10 KiB payload limit). */
 export interface PublishOptions {
   readonly maxPayloadBytes?: number;
+  /** Events one batch may hold (GRIP items per publish request); default `HERALD_MAX_BATCH_SIZE`. */
+  readonly maxBatchSize?: number;
+  /** What a batch's errors call one of its events (`Event 2: …`; GRIP says `Item`). */
+  readonly itemLabel?: string;
 }
 
 export interface Presence {
@@ -107,7 +115,8 @@ export interface SubscribeArgs extends ChannelGrant {
   readonly selector?: string | null | undefined;
 }
 
-export type SubscriptionStream = AsyncIterableIterator<ChannelEvent | HeraldError>;
+/** A subscription's events: an async iterator, or pushed to a sink (`attach`). */
+export type SubscriptionStream = SubscriberQueue<ChannelEvent>;
 
 /** A message's status as every surface reports it: the engine's record, or UNKNOWN. */
 export interface MessageStatus extends Omit<MessageStatusRecord, "status"> {

@@ -93,8 +93,9 @@ export function validateHeaders(headers: unknown, limits: Limits): Record<string
  * Size of what a message carries: a string `data` by its UTF-8 bytes (so Pusher's "10 KiB of
  * data" means exactly that), any other value by its JSON, plus each header's name and value.
  */
-export function validatePayloadSize(data: unknown, headers: Record<string, string>, maxBytes: number): void {
-  let bytes = typeof data === "string" ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data ?? null));
+export function validatePayloadSize(data: unknown, headers: Record<string, string>, maxBytes: number, dataBytes?: number): void {
+  // `dataBytes`: what the content weighs when it is not `data` (a GRIP item's formats, which `data` repeats).
+  let bytes = dataBytes ?? (typeof data === "string" ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data ?? null)));
   for (const [name, value] of Object.entries(headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
   if (bytes > maxBytes) {
     throw new HeraldError(ErrorCode.PayloadTooLarge, `Message is ${bytes} bytes, over the limit of ${maxBytes} bytes`, {

@@ -66,6 +66,44 @@ export interface ChannelMessage {
   readonly offset?: number | undefined;
   /** Set by the engine on publish, with `offset`: the generation of the channel's history stream. */
   readonly epoch?: string | undefined;
+  /** GRIP formats (a Fanout / Pushpin item's `http-response`, `http-stream`, `ws-message`); absent for plain publishes. */
+  readonly formats?: MessageFormats | undefined;
+  /** GRIP `prev-id`: the id of the message this one follows on its channel. */
+  readonly prevId?: string | undefined;
+}
+
+/**
+ * A GRIP item's formats, as validated by the core (core/formats.ts). Content is either text
+ * (`body`, `content`) or bytes in base64 (`bodyBin`, `contentBin`), never both, so a message stays
+ * JSON on every engine and binary content round-trips byte for byte.
+ */
+export interface MessageFormats {
+  readonly httpResponse?: HttpResponseFormat | undefined;
+  readonly httpStream?: HttpStreamFormat | undefined;
+  readonly wsMessage?: WsMessageFormat | undefined;
+}
+
+export interface HttpResponseFormat {
+  /** Status code; 200 when the item gave none. */
+  readonly code: number;
+  readonly reason?: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string | undefined;
+  readonly bodyBin?: string | undefined;
+}
+
+export interface HttpStreamFormat {
+  readonly action: "send" | "close" | "hint";
+  readonly content?: string | undefined;
+  readonly contentBin?: string | undefined;
+}
+
+export interface WsMessageFormat {
+  readonly action: "send" | "close";
+  readonly content?: string | undefined;
+  readonly contentBin?: string | undefined;
+  /** Close code of `action: close`. */
+  readonly code?: number | undefined;
 }
 
 export interface EnginePublishOptions {

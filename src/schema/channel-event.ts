@@ -3,6 +3,7 @@ import { HeraldError } from "../errors.ts";
 import type { Member } from "../core/channel-auth.ts";
 import { builder } from "./builder.ts";
 import { MemberRef } from "./presence.ts";
+import { MessageFormatsRef } from "./formats.ts";
 
 const ChannelEventKind = builder.enumType("ChannelEventKind", {
   description: "What a `ChannelEvent` reports.",
@@ -32,12 +33,22 @@ export const ChannelEventRef = builder.objectRef<ChannelEvent>("ChannelEvent").i
     id: t.exposeID("id", { nullable: true, description: "The message id; null for control events." }),
     channel: t.exposeString("channel"),
     event: t.exposeString("event"),
-    data: t.expose("data", { type: "JSON", nullable: true }),
+    data: t.expose("data", {
+      type: "JSON",
+      nullable: true,
+      description: "What was published. For a GRIP item: its ws-message content, else its http-stream content, else its http-response body (JSON when that is JSON text, else the string).",
+    }),
     headers: t.expose("headers", { type: "JSON", description: "String → string map." }),
     publisherId: t.exposeString("publisherId", { nullable: true }),
     publishedAt: t.expose("publishedAt", { type: "DateTime", nullable: true }),
     offset: t.expose("offset", { type: "Offset", nullable: true, description: "Position in the channel's history (messages, and SUBSCRIBED with `since`)." }),
     epoch: t.exposeString("epoch", { nullable: true, description: "The history stream the offset belongs to." }),
+    formats: t.expose("formats", {
+      type: MessageFormatsRef,
+      nullable: true,
+      description: "GRIP formats of a message published as a Fanout / GRIP item; null for other messages (`data` then is what was published).",
+    }),
+    prevId: t.exposeID("prevId", { nullable: true, description: "GRIP `prev-id`: the id of the message this one follows on the channel." }),
     recovered: t.exposeBoolean("recovered", {
       nullable: true,
       description:

@@ -1,4 +1,5 @@
-import type { Server } from "node:http";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import { GraphQLError, type ExecutionArgs, type execute, type subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -16,7 +17,6 @@ import { idleStream, writeTextFrame } from "./ws-frames.ts";
 import type { HeraldYoga } from "./yoga.ts";
 
 export interface WsTransportOptions {
-  server: Server;
   yoga: HeraldYoga;
   herald: HeraldCore;
   logger: Logger;
@@ -34,6 +34,8 @@ export interface WsTransportOptions {
 }
 
 export interface WsTransport {
+  /** Takes a WebSocket upgrade of the GraphQL endpoint (another path is refused with 400). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every socket with `code` and stops accepting. */
   close(code?: number, reason?: string): Promise<void>;
   /** Sockets dropped because they did not read fast enough. */
@@ -172,7 +174,6 @@ class Session implements FastSubscriber, CoalescedWriter {
  * the fast path (fast-path.ts): one execution and serialization per message per operation.
  */
 export function useGraphqlWs({
-  server,
   yoga,
   herald,
   logger,
@@ -183,8 +184,9 @@ export function useGraphqlWs({
   maxMessageBytes = 256 * 1024, // 256 KiB
   documents,
 }: WsTransportOptions): WsTransport {
+  // The HTTP server routes upgrades (server.ts): GraphQL's here, GRIP's to transport/grip.ts.
   const wss = new WebSocketServer<typeof HeraldSocket>({
-    server,
+    noServer: true,
     path: yoga.graphqlEndpoint,
     handleProtocols,
     WebSocket: HeraldSocket,
@@ -340,6 +342,9 @@ export function useGraphqlWs({
   wss.on("error", (error) => logger.error({ err: error }, "websocket server error"));
 
   return {
+    handleUpgrade(req, socket, head) {
+      wss.handleUpgrade(req, socket, head, (socket) => wss.emit("connection", socket, req));
+    },
     get slowConsumerDisconnects() {
       return deps.slowConsumerDisconnects;
     },

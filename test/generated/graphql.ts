@@ -26,6 +26,15 @@ export type ChannelPosition = {
   offset: number;
 };
 
+/** What a GRIP format asks of the connection it reaches. */
+export type GripAction =
+  /** End the stream, or close the WebSocket (with `code`). */
+  | 'CLOSE'
+  /** http-stream only: content is available elsewhere (Herald's GRIP stream ignores it). */
+  | 'HINT'
+  /** Deliver the content. */
+  | 'SEND';
+
 export type MessageStatusCode =
   /** A schedule cancelled with `cancelScheduled`; no run follows. */
   | 'CANCELLED'
@@ -139,6 +148,14 @@ export type ChannelHistoryQueryVariables = Exact<{
 
 
 export type ChannelHistoryQuery = { channel: { name: string, history: { offset: number, epoch: string, recoverable: boolean, messages: Array<{ kind: ChannelEventKind, id: string | null, event: string, data: unknown, offset: number | null, epoch: string | null }> } } };
+
+export type OnGripChannelSubscriptionVariables = Exact<{
+  name: string;
+  selector?: string | null | undefined;
+}>;
+
+
+export type OnGripChannelSubscription = { channel: { kind: ChannelEventKind, id: string | null, event: string, data: unknown, headers: unknown, prevId: string | null, formats: { httpResponse: { code: number, reason: string | null, headers: unknown, body: string | null, bodyBase64: string } | null, httpStream: { content: string | null, contentBase64: string, action: GripAction } | null, wsMessage: { content: string | null, contentBase64: string, action: GripAction, code: number | null } | null } | null } };
 
 export type PublishMutationVariables = Exact<{
   input: PublishInput;
@@ -313,6 +330,38 @@ export const ChannelHistoryDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ChannelHistoryQuery, ChannelHistoryQueryVariables>;
+export const OnGripChannelDocument = new TypedDocumentString(`
+    subscription OnGripChannel($name: String!, $selector: String) {
+  channel(name: $name, selector: $selector) {
+    kind
+    id
+    event
+    data
+    headers
+    prevId
+    formats {
+      httpResponse {
+        code
+        reason
+        headers
+        body
+        bodyBase64
+      }
+      httpStream {
+        content
+        contentBase64
+        action
+      }
+      wsMessage {
+        content
+        contentBase64
+        action
+        code
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<OnGripChannelSubscription, OnGripChannelSubscriptionVariables>;
 export const PublishDocument = new TypedDocumentString(`
     mutation Publish($input: PublishInput!) {
   publish(input: $input) {

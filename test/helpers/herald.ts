@@ -204,6 +204,17 @@ export interface SubscribeOptions {
 }
 
 export function subscribeChannel(ws: WsConnection, name: string, options: SubscribeOptions = {}): Collected<ChannelEventOf> {
+  return subscribeWith<OnChannelSubscription>(ws, OnChannelDocument, name, options);
+}
+
+/** `subscribeChannel` with another `channel` subscription document (e.g. OnGripChannel). */
+export function subscribeWith<R extends { channel: { kind: string } }>(
+  ws: WsConnection,
+  document: { toString(): string },
+  name: string,
+  options: SubscribeOptions = {},
+): Collected<R["channel"]> {
+  type ChannelEventOf = R["channel"];
   const events: ChannelEventOf[] = [];
   const errors: unknown[] = [];
   const waiters: (() => void)[] = [];
@@ -214,8 +225,8 @@ export function subscribeChannel(ws: WsConnection, name: string, options: Subscr
   const completed = new Promise<void>((r) => (resolveCompleted = r));
   subscribed.catch(() => {});
   let started = false;
-  const unsubscribe = ws.client.subscribe<OnChannelSubscription>(
-    { query: OnChannelDocument.toString(), variables: { name, ...options } },
+  const unsubscribe = ws.client.subscribe<R>(
+    { query: document.toString(), variables: { name, ...options } },
     {
       next: (result) => {
         if (result.errors) {
