@@ -107,6 +107,19 @@ export interface Config {
   readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
   readonly schedules: ScheduleConfig;
+  readonly queues: QueueConfig;
+}
+
+/** Durable pull queues (createQueue / pull; Zato subscriptions). */
+export interface QueueConfig {
+  /** Messages one queue holds; past it the least urgent (lowest priority, oldest) is dropped and counted. */
+  readonly maxDepth: number;
+  /** Live queues one app may have. */
+  readonly maxPerApp: number;
+  /** A queue not created or pulled from for this long is removed. */
+  readonly idleTtlSeconds: number;
+  /** Most messages one pull returns (`max` defaults to 50, or this if smaller). */
+  readonly maxPullMessages: number;
 }
 
 export interface ScheduleConfig {
@@ -201,6 +214,10 @@ const envSchema = z.object({
   HERALD_SCHEDULER_BATCH_SIZE: int(1, 10_000).default(100),
   HERALD_PUSHER_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(10 * 1024),
   HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS: int(1, 86_400).default(600),
+  HERALD_MAX_QUEUE_DEPTH: int(1, 10_000_000).default(10_000),
+  HERALD_MAX_QUEUES_PER_APP: int(0, 1_000_000).default(1_000),
+  HERALD_QUEUE_IDLE_TTL_SECONDS: int(1, 365 * 24 * 3600).default(7 * 24 * 3600),
+  HERALD_MAX_PULL_MESSAGES: int(1, 100_000).default(500),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -293,6 +310,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
       pollMs: e.HERALD_SCHEDULER_POLL_MS,
       claimBatchSize: e.HERALD_SCHEDULER_BATCH_SIZE,
+    },
+    queues: {
+      maxDepth: e.HERALD_MAX_QUEUE_DEPTH,
+      maxPerApp: e.HERALD_MAX_QUEUES_PER_APP,
+      idleTtlSeconds: e.HERALD_QUEUE_IDLE_TTL_SECONDS,
+      maxPullMessages: e.HERALD_MAX_PULL_MESSAGES,
     },
   });
 }

@@ -6,13 +6,17 @@ import type { ChannelInfo, PublishInput, PublishOptions, PublishResult } from ".
 import {
   validateChannelList,
   validateEventName,
+  validateExpiry,
   validateHeaders,
+  validateMimeType,
+  validatePriority,
   validateMessageId,
   validatePayloadSize,
   validatePublisherId,
   validateSocketId,
 } from "./validation.ts";
 import { validateJsonDepth } from "./json-depth.ts";
+import type { Expiry } from "./validation.ts";
 
 /** What a publish without `info` asks for (the usual case): nothing, shared. */
 const NO_INFO: ReadonlySet<string> = new Set();
@@ -25,6 +29,9 @@ export interface PreparedEvent {
   readonly data: unknown;
   readonly headers: Record<string, string>;
   readonly publisherId: string | undefined;
+  readonly priority: number | undefined;
+  readonly mimeType: string | undefined;
+  readonly expiry: Expiry;
   readonly excludeSocketId: string | undefined;
   readonly info: ReadonlySet<string>;
   /** The caller chose the id: it is an idempotency key. */
@@ -74,8 +81,11 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
     const id = input.id == null ? randomUUID() : validateMessageId(input.id, limits);
     const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);
     const publisherId = validatePublisherId(input.publisherId, limits);
+    const priority = validatePriority(input.priority);
+    const mimeType = validateMimeType(input.mimeType);
+    const expiry = validateExpiry(input.expiresIn, input.expiresAt, now().getTime());
     const info = input.info?.length ? new Set(input.info) : NO_INFO;
-    return { id, channels, event, data: input.data ?? null, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null };
+    return { id, channels, event, data: input.data ?? null, headers, publisherId, priority, mimeType, expiry, excludeSocketId, info, idSupplied: input.id != null };
   }
 
   return {
@@ -99,12 +109,14 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
       });
     },
     async deliver(app, all, { recordStatus = true, deduplicate = recordStatus } = {}) {
-      const publishedAt = now().toISOString();
+      const at = now();
+      const publishedAt = at.toISOString();
       // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
       const fresh = deduplicate && all.some((e) => e.idSupplied) ? await claimIds(app, all) : undefined;
       const events = fresh ? all.filter((_, i) => fresh[i]) : all;
       const messages: ChannelMessage[] = [];
       for (const e of events) {
+        const expiresAt = expiresAtOf(e.expiry, at.getTime());
         for (const channel of e.channels) {
           messages.push({
             id: e.id,
@@ -113,6 +125,10 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
             data: e.data,
             headers: e.headers,
             publisherId: e.publisherId,
+            // Absent ones stay undefined: JSON leaves them out.
+            priority: e.priority,
+            mimeType: e.mimeType,
+            expiresAt,
             publishedAt,
             excludeSocketId: e.excludeSocketId,
           });
@@ -160,4 +176,10 @@ export function createPublisher({ engine, limits, messageStatusTtlSeconds, idemp
       ...(info.has("userCount") ? { userCount: counts.userCount } : {}),
     };
   }
+}
+
+/** The message's `expiresAt` field, if it expires, for a publish at `publishedAt` (ms). */
+function expiresAtOf({ expiresIn, expiresAt }: Expiry, publishedAt: number): string | undefined {
+  const at = expiresAt ?? (expiresIn === undefined ? undefined : publishedAt + expiresIn * 1000);
+  return at === undefined ? undefined : new Date(at).toISOString();
 }

@@ -7,7 +7,7 @@ export type { Engine } from "./types.ts";
 
 export type EngineConfig = Pick<
   Config,
-  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses"
+  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "queues"
 >;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
@@ -19,6 +19,7 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         historySize: config.historySize,
         historyTtlSeconds: config.historyTtlSeconds,
         maxStatuses: config.memoryMaxStatuses,
+        queues: queueOptions(config),
       });
     case "redis":
       return createRedisEngine({
@@ -28,6 +29,7 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         instanceTtlMs: config.instanceTtlMs,
         historySize: config.historySize,
         historyTtlSeconds: config.historyTtlSeconds,
+        queues: queueOptions(config),
         onError,
       });
     default: {
@@ -36,3 +38,5 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
     }
   }
 }
+
+const queueOptions = ({ queues }: EngineConfig) => ({ maxDepth: queues.maxDepth, idleTtlSeconds: queues.idleTtlSeconds });

@@ -4,6 +4,8 @@ import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
+import { createRedisQueues } from "./redis-queues.ts";
+import type { QueueOptions } from "./queue-types.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
@@ -29,6 +31,8 @@ export interface RedisEngineOptions {
   historySize?: number;
   /** A channel's history expires this long after its last publish. */
   historyTtlSeconds?: number;
+  /** Pull queues' depth and idle TTL. */
+  queues?: QueueOptions;
   onError?: (error: Error) => void;
   now?: () => number;
 }
@@ -73,6 +77,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     prefix,
     historySize: options.historySize,
     historyTtlSeconds: options.historyTtlSeconds,
+    maxQueueDepth: options.queues?.maxDepth,
     onError,
     appender,
   });
@@ -162,6 +167,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     kind: "redis",
     presence: withUnavailable(presence),
     schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
+    queues: withUnavailable(createRedisQueues(publisher, { ...options.queues, prefix, onError, now })),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];
