@@ -35,7 +35,7 @@ describe.each(ENGINES)("Zato pub/sub REST: $name", (engine) => {
   const newTopic = () => `/customer/created-${++topicCounter}`;
 
   /** The fetch counterpart of curl, for the many-request tests. */
-  async function zato(method: string, path: string, init: { body?: string | Buffer; headers?: Record<string, string>; user?: string | null } = {}): Promise<ZatoReply> {
+  async function zato(method: string, path: string, init: { body?: string | Blob; headers?: Record<string, string>; user?: string | null } = {}): Promise<ZatoReply> {
     const user = init.user === undefined ? USER : init.user;
     const response = await fetch(server.url + path, {
       method,
@@ -168,6 +168,7 @@ describe.each(ENGINES)("Zato pub/sub REST: $name", (engine) => {
       [await publish(topic, "nope", "?expiration=0"), 400],
       [await publish(topic, "nope", "?expiration=soon"), 400],
       [await publish(topic, ""), 400],
+      [await zato("POST", `/zato/pubsub/topic/${topic}`, { body: new Blob([new Uint8Array([0x66, 0xff, 0xfe])]) }), 400],
       [await publish(topic, "x".repeat(65 * 1024)), 413],
       [await zato("POST", "/zato/pubsub/topic/bad%20topic", { body: "nope" }), 400],
       [await pull(topic, "hq.unknown"), 404],
@@ -186,6 +187,7 @@ describe.each(ENGINES)("Zato pub/sub REST: $name", (engine) => {
     }
     expect(refusals[3]![0].body.msg).toMatch(/priority/);
     expect(refusals[6]![0].body.msg).toMatch(/expiresIn|expiration/);
+    expect(refusals[9]![0].body.msg).toMatch(/UTF-8/);
     // Nothing was published, nothing removed.
     expect(await payloads(topic, key)).toEqual(["kept"]);
     expect(await payloads(other, otherKey)).toEqual([]);
