@@ -112,6 +112,19 @@ export interface Config {
   readonly pusher: PusherConfig;
   readonly grip: GripConfig;
   readonly schedules: ScheduleConfig;
+  readonly queues: QueueConfig;
+}
+
+/** Durable pull queues (createQueue / pull; Zato subscriptions). */
+export interface QueueConfig {
+  /** Messages one queue holds; past it the least urgent (lowest priority, oldest) is dropped and counted. */
+  readonly maxDepth: number;
+  /** Live queues one app may have. */
+  readonly maxPerApp: number;
+  /** A queue not created or pulled from for this long is removed. */
+  readonly idleTtlSeconds: number;
+  /** Most messages one pull returns (`max` defaults to 50, or this if smaller). */
+  readonly maxPullMessages: number;
 }
 
 export interface GripConfig {
@@ -225,6 +238,10 @@ const envSchema = z.object({
   HERALD_GRIP_KEEPALIVE_SECONDS: int(0, 3_600).default(20),
   HERALD_GRIP_POLL_TIMEOUT_SECONDS: int(1, 3_600).default(55),
   HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS: int(1, 3_600).default(120),
+  HERALD_MAX_QUEUE_DEPTH: int(1, 10_000_000).default(10_000),
+  HERALD_MAX_QUEUES_PER_APP: int(0, 1_000_000).default(1_000),
+  HERALD_QUEUE_IDLE_TTL_SECONDS: int(1, 365 * 24 * 3600).default(7 * 24 * 3600),
+  HERALD_MAX_PULL_MESSAGES: int(1, 100_000).default(500),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -324,6 +341,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
       pollMs: e.HERALD_SCHEDULER_POLL_MS,
       claimBatchSize: e.HERALD_SCHEDULER_BATCH_SIZE,
+    },
+    queues: {
+      maxDepth: e.HERALD_MAX_QUEUE_DEPTH,
+      maxPerApp: e.HERALD_MAX_QUEUES_PER_APP,
+      idleTtlSeconds: e.HERALD_QUEUE_IDLE_TTL_SECONDS,
+      maxPullMessages: e.HERALD_MAX_PULL_MESSAGES,
     },
   });
 }

@@ -9,6 +9,7 @@ import { createLogger } from "./logger.ts";
 import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
 import { useGripApi } from "./rest/grip/index.ts";
+import { useZatoApi } from "./rest/zato/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
@@ -75,7 +76,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core }), ...useGripApi({ core, config })];
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core }), ...useGripApi({ core, config }), ...useZatoApi({ core })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
     maxJsonDepth: config.limits.maxJsonDepth,

@@ -55,3 +55,6 @@ export function assertEnabled(app: App): App {
   if (!app.enabled) throw new HeraldError(ErrorCode.Forbidden, `App ${app.id} is disabled`);
   return app;
 }
+
+/** Stands in for an unknown app in a constant-time secret comparison; matches no secret a request can send. */
+export const PLACEHOLDER_APP: App = Object.freeze({ id: "", key: "", secret: "\0no app\0", name: "", enabled: false });

@@ -5,6 +5,7 @@ import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
 import { createPrevIdOrder } from "./prev-id.ts";
+import { createQueues } from "./queues.ts";
 import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
@@ -19,6 +20,8 @@ import type {
   PublishInput,
   PublishOptions,
   PublishResult,
+  QueueInfo,
+  QueueMessage,
   SubscribeArgs,
   SubscriptionStream,
 } from "./types.ts";
@@ -26,6 +29,7 @@ import { validateChannelName, validateMessageId } from "./validation.ts";
 import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
+import { isExpired } from "../engine/queue-types.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -51,6 +55,15 @@ export interface HeraldCore {
   schedule(caller: Caller, input: ScheduleInput): Promise<MessageStatus>;
   /** Stops a schedule's future runs; `NOT_FOUND` when the id has no active schedule. */
   cancelScheduled(caller: Caller, id: string): Promise<MessageStatus>;
+  /** A durable pull queue of `channel`: every later message published to it is appended (see queues.ts). */
+  createQueue(caller: Caller, channel: string): Promise<QueueInfo>;
+  /** Removes and returns up to `max` (default 50) messages, highest priority first, then publish order. */
+  pull(caller: Caller, key: string, options?: { max?: number | null | undefined; channel?: string | undefined }): Promise<QueueMessage[]>;
+  /** NOT_FOUND for an unknown key (or one of another channel, when `channel` is given). */
+  deleteQueue(caller: Caller, key: string, channel?: string): Promise<void>;
+  queue(caller: Caller, key: string): Promise<QueueInfo | undefined>;
+  /** The app's queues, of `channel` only when given. */
+  queues(caller: Caller, channel?: string | null): Promise<QueueInfo[]>;
   /** Opens a client connection of `app` (throws `TOO_MANY_CONNECTIONS` past the limit). */
   connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
@@ -74,7 +87,10 @@ const CONTROL_CHANNEL = "$control";
 const TERMINATE_EVENT = "terminate_user_connections";
 export const TERMINATED_REASON = "Terminated by the app";
 
-export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip">;
+export type CoreConfig = Pick<
+  Config,
+  "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip" | "queues"
+>;
 
 export interface CoreDeps {
   config: CoreConfig;
@@ -115,6 +131,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
   const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
   const scheduler = createScheduler({ ...scheduleDeps, config: config.schedules, limits });
   const scheduleRunner = createScheduleRunner({ ...scheduleDeps, apps: apps.all, config: config.schedules, onError });
+  const queues = createQueues({ store: engine.queues, limits, config: config.queues });
   const controlSubscriptions: { close(): Promise<void> }[] = [];
   let closing = false;
 
@@ -191,7 +208,9 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
         throw new HeraldError(ErrorCode.BadRequest, `limit must be between 0 and ${config.historySize}`, { limit: config.historySize });
       }
       const result = await engine.history(app.id, name, { since: since ?? undefined, limit });
-      return { offset: result.offset, epoch: result.epoch, recoverable: result.recoverable, messages: result.messages.map(messageEvent) };
+      const at = Date.now();
+      const live = result.messages.filter((message) => !isExpired(message, at));
+      return { offset: result.offset, epoch: result.epoch, recoverable: result.recoverable, messages: live.map(messageEvent) };
     },
     async presence(caller, channel) {
       const app = backendApp(caller);
@@ -222,6 +241,22 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     },
     async cancelScheduled(caller, id) {
       return scheduler.cancel(backendApp(caller), id);
+    },
+    async createQueue(caller, channel) {
+      assertOpen();
+      return queues.create(backendApp(caller), channel);
+    },
+    async pull(caller, key, options = {}) {
+      return queues.pull(backendApp(caller), key, options);
+    },
+    async deleteQueue(caller, key, channel) {
+      return queues.delete(backendApp(caller), key, channel);
+    },
+    async queue(caller, key) {
+      return queues.get(backendApp(caller), key);
+    },
+    async queues(caller, channel) {
+      return queues.list(backendApp(caller), channel);
     },
     connect(app, transport, options) {
       assertOpen();

@@ -6,7 +6,10 @@ import type { ChannelInfo, PublishInput, PublishOptions, PublishResult } from ".
 import {
   validateChannelList,
   validateEventName,
+  validateExpiry,
   validateHeaders,
+  validateMimeType,
+  validatePriority,
   validateMessageId,
   validatePayloadSize,
   validatePublisherId,
@@ -15,6 +18,7 @@ import {
 import { validateJsonDepth } from "./json-depth.ts";
 import { dataOfFormats, formatsSize, validateFormats } from "./formats.ts";
 import { orderByPrevId, type PrevIdOrder } from "./prev-id.ts";
+import type { Expiry } from "./validation.ts";
 
 /** What a publish without `info` asks for (the usual case): nothing, shared. */
 const NO_INFO: ReadonlySet<string> = new Set();
@@ -27,6 +31,9 @@ export interface PreparedEvent {
   readonly data: unknown;
   readonly headers: Record<string, string>;
   readonly publisherId: string | undefined;
+  readonly priority: number | undefined;
+  readonly mimeType: string | undefined;
+  readonly expiry: Expiry;
   readonly excludeSocketId: string | undefined;
   readonly info: ReadonlySet<string>;
   /** The caller chose the id: it is an idempotency key. */
@@ -91,8 +98,11 @@ export function createPublisher(deps: PublishDeps): Publisher {
     const prevId = input.prevId == null ? undefined : validateMessageId(input.prevId, limits);
     const excludeSocketId = input.excludeSocketId == null ? undefined : validateSocketId(input.excludeSocketId);
     const publisherId = validatePublisherId(input.publisherId, limits);
+    const priority = validatePriority(input.priority);
+    const mimeType = validateMimeType(input.mimeType);
+    const expiry = validateExpiry(input.expiresIn, input.expiresAt, now().getTime());
     const info = input.info?.length ? new Set(input.info) : NO_INFO;
-    return { id, channels, event, data, headers, publisherId, excludeSocketId, info, idSupplied: input.id != null, formats, prevId };
+    return { id, channels, event, data, headers, publisherId, priority, mimeType, expiry, excludeSocketId, info, idSupplied: input.id != null, formats, prevId };
   }
 
   async function deliverInOrder(app: App, all: readonly PreparedEvent[]): Promise<PublishResult[]> {
@@ -146,12 +156,14 @@ export function createPublisher(deps: PublishDeps): Publisher {
   };
 
   async function deliver(app: App, all: readonly PreparedEvent[], { recordStatus = true, deduplicate = recordStatus }: DeliverOptions = {}): Promise<PublishResult[]> {
-    const publishedAt = now().toISOString();
+    const at = now();
+    const publishedAt = at.toISOString();
     // Only caller-supplied ids are claimed; without any (the usual publish) nothing waits.
     const fresh = deduplicate && all.some((e) => e.idSupplied) ? await claimIds(app, all) : undefined;
     const events = fresh ? all.filter((_, i) => fresh[i]) : all;
     const messages: ChannelMessage[] = [];
     for (const e of events) {
+      const expiresAt = expiresAtOf(e.expiry, at.getTime());
       for (const channel of e.channels) {
         messages.push({
           id: e.id,
@@ -160,6 +172,10 @@ export function createPublisher(deps: PublishDeps): Publisher {
           data: e.data,
           headers: e.headers,
           publisherId: e.publisherId,
+          // Absent ones stay undefined: JSON leaves them out.
+          priority: e.priority,
+          mimeType: e.mimeType,
+          expiresAt,
           publishedAt,
           excludeSocketId: e.excludeSocketId,
           ...(e.formats ? { formats: e.formats } : {}),
@@ -208,4 +224,10 @@ export function createPublisher(deps: PublishDeps): Publisher {
       ...(info.has("userCount") ? { userCount: counts.userCount } : {}),
     };
   }
+}
+
+/** The message's `expiresAt` field, if it expires, for a publish at `publishedAt` (ms). */
+function expiresAtOf({ expiresIn, expiresAt }: Expiry, publishedAt: number): string | undefined {
+  const at = expiresAt ?? (expiresIn === undefined ? undefined : publishedAt + expiresIn * 1000);
+  return at === undefined ? undefined : new Date(at).toISOString();
 }

@@ -121,8 +121,9 @@ export function createScheduler({ store, publisher, config, limits, retainSecond
     const { publishAt: _publishAt, repeatEvery: _repeatEvery, repeatExpiresAt: _repeatExpiresAt, ...publish } = input;
     const event = publisher.prepare(publish, {});
     const timing = validateScheduleTiming(input, config, now().getTime());
-    const { id, channels, data, headers, publisherId } = event;
-    const created: NewSchedule = { id, message: { channels, event: event.event, data, headers, publisherId }, ...timing };
+    const { id, channels, data, headers, publisherId, priority, mimeType, expiry } = event;
+    const message = { channels, event: event.event, data, headers, publisherId, priority, mimeType, ...expiry };
+    const created: NewSchedule = { id, message, ...timing };
     switch (await store.add(app.id, created, config.maxPerApp)) {
       case "added":
         return statusOfSchedule({ ...created, status: "SCHEDULED", runs: 0, nextRunAt: created.publishAt });
@@ -195,7 +196,8 @@ export function createScheduleRunner({ store, publisher, apps, config, retainSec
   async function runOnce(app: App, run: ClaimedRun): Promise<void> {
     let outcome: RunOutcome;
     try {
-      const event = publisher.prepare({ ...run.message, id: run.id }, {});
+      const { expiresAt, ...message } = run.message;
+      const event = publisher.prepare({ ...message, id: run.id, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt) }, {});
       const [result] = await publisher.deliver(app, [event], { recordStatus: false });
       outcome = { ok: true, publishedAt: Date.parse(result!.publishedAt) };
     } catch (error) {

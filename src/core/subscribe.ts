@@ -9,6 +9,7 @@ import { parseSelector, type Selector } from "./selector.ts";
 import { BoundedQueue } from "./subscriber-queue.ts";
 import type { Caller, ChannelEvent, Presence, SubscribeArgs, SubscriptionStream } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
+import { isExpired, priorityOf } from "../engine/queue-types.ts";
 
 export interface SubscribeDeps {
   engine: Engine;
@@ -194,6 +195,8 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
       this.#epoch = message.epoch;
     }
     if (message.excludeSocketId === this.#connection.socketId) return;
+    // Expired while on its way (or replayed after it expired): delivered to nobody.
+    if (message.expiresAt !== undefined && isExpired(message, Date.now())) return;
     if (this.#selector && !message.kind && !this.#selector.matches(message.headers)) return;
     this.push(messageEvent(message));
   }
@@ -278,6 +281,9 @@ export function messageEvent(message: ChannelMessage): ChannelEvent {
       data: message.data,
       headers: message.headers,
       publisherId: message.publisherId,
+      priority: message.kind ? undefined : priorityOf(message),
+      mimeType: message.mimeType,
+      expiresAt: message.expiresAt,
       publishedAt: message.publishedAt,
       offset: message.offset,
       epoch: message.epoch,

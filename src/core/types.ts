@@ -1,4 +1,5 @@
 import type { App } from "../config.ts";
+import type { QueueRecord } from "../engine/queue-types.ts";
 import type { ChannelMessage, MessageStatusCode, MessageStatusRecord, StreamPosition } from "../engine/types.ts";
 import type { HeraldError } from "../errors.ts";
 import type { SubscriberClaims } from "./auth-tokens.ts";
@@ -53,6 +54,12 @@ export interface PublishInput {
   readonly headers?: unknown;
   readonly id?: string | null | undefined;
   readonly publisherId?: string | null | undefined;
+  /** 1–9 (default 5): pull queues return higher first. */
+  readonly priority?: number | null | undefined;
+  readonly mimeType?: string | null | undefined;
+  /** Seconds after publishing when the message expires (or `expiresAt`; not both). */
+  readonly expiresIn?: number | null | undefined;
+  readonly expiresAt?: Date | null | undefined;
   readonly excludeSocketId?: string | null | undefined;
   readonly info?: readonly PublishInfo[] | null | undefined;
   /** GRIP formats (see formats.ts); without `data`, `data` is derived from them. */
@@ -133,4 +140,12 @@ export interface ChannelHistory {
   /** False when `since` can no longer be served (trimmed, expired, or another epoch). */
   readonly recoverable: boolean;
   readonly messages: readonly ChannelEvent[];
+}
+
+/** A pull queue as every surface reports it: key, channel, depth, drops, creation time. */
+export type QueueInfo = QueueRecord;
+
+/** A message pulled from a queue: the message fields, and the key of the queue it came from. */
+export interface QueueMessage extends ChannelEvent {
+  readonly queue: string;
 }

@@ -138,3 +138,51 @@ export function validateSocketId(socketId: unknown): string {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** Longest expiry a message may ask for: ten years, in seconds. */
+const MAX_EXPIRY_SECONDS = 10 * 365 * 24 * 3600;
+/** A content type as RFC 6838 spells one, parameters allowed: printable ASCII. */
+const MIME_TYPE = /^[\x20-\x7e]{1,200}$/;
+
+/** A message's priority: absent, or a whole number from 1 to 9 (higher is pulled first). */
+export function validatePriority(priority: unknown): number | undefined {
+  if (priority == null) return undefined;
+  if (typeof priority !== "number" || !Number.isInteger(priority) || priority < 1 || priority > 9) {
+    throw new HeraldError(ErrorCode.BadRequest, `priority must be a whole number from 1 to 9, got ${JSON.stringify(priority)}`);
+  }
+  return priority;
+}
+
+/** A message's content type: absent, or 1-200 printable ASCII characters. */
+export function validateMimeType(mimeType: unknown): string | undefined {
+  if (mimeType == null) return undefined;
+  if (typeof mimeType !== "string" || !MIME_TYPE.test(mimeType)) {
+    throw new HeraldError(ErrorCode.BadRequest, "mimeType must be 1-200 printable ASCII characters");
+  }
+  return mimeType;
+}
+
+/** When a message expires: `expiresIn` seconds after it is published, or at `expiresAt`; not both. */
+export interface Expiry {
+  readonly expiresIn?: number | undefined;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt?: number | undefined;
+}
+
+export function validateExpiry(expiresIn: unknown, expiresAt: unknown, now: number): Expiry {
+  if (expiresIn != null && expiresAt != null) throw new HeraldError(ErrorCode.BadRequest, "Give expiresIn or expiresAt, not both");
+  if (expiresIn != null) {
+    if (typeof expiresIn !== "number" || !Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_EXPIRY_SECONDS) {
+      throw new HeraldError(ErrorCode.BadRequest, `expiresIn must be a whole number of seconds from 1 to ${MAX_EXPIRY_SECONDS}, got ${JSON.stringify(expiresIn)}`);
+    }
+    return { expiresIn };
+  }
+  if (expiresAt != null) {
+    if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) throw new HeraldError(ErrorCode.BadRequest, "expiresAt is not a valid time");
+    if (expiresAt.getTime() <= now) {
+      throw new HeraldError(ErrorCode.BadRequest, `expiresAt ${expiresAt.toISOString()} is not in the future (server time ${new Date(now).toISOString()})`);
+    }
+    return { expiresAt: expiresAt.getTime() };
+  }
+  return {};
+}

@@ -7,7 +7,7 @@ export type { Engine } from "./types.ts";
 
 export type EngineConfig = Pick<
   Config,
-  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "limits"
+  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "limits" | "queues"
 >;
 
 /** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
@@ -19,6 +19,7 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         historySize: config.historySize,
         historyTtlSeconds: config.historyTtlSeconds,
         maxStatuses: config.memoryMaxStatuses,
+        queues: queueOptions(config),
       });
     case "redis":
       return createRedisEngine({
@@ -30,6 +31,7 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
         historyTtlSeconds: config.historyTtlSeconds,
         // Held back beyond what one subscriber may have queued, they would be dropped anyway.
         maxHeldMessages: config.limits.subscriberQueueLength,
+        queues: queueOptions(config),
         onError,
       });
     default: {
@@ -38,3 +40,5 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
     }
   }
 }
+
+const queueOptions = ({ queues }: EngineConfig) => ({ maxDepth: queues.maxDepth, idleTtlSeconds: queues.idleTtlSeconds });

@@ -9,14 +9,17 @@ import { createMemoryPresence } from "./memory-presence.ts";
 import { createMemorySchedules } from "./memory-schedules.ts";
 import { createMemoryHistory, type MemoryHistoryOptions } from "./memory-history.ts";
 import { withoutPosition } from "./channel-message.ts";
+import { createMemoryQueues } from "./memory-queues.ts";
+import type { QueueOptions } from "./queue-types.ts";
 
 /**
  * The embedded engine: everything in this process's memory. Delivery is synchronous inside
  * `publish`, which gives ordering and no-loss-after-subscribe for free.
  */
-export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
+export function createMemoryEngine(options: MemoryHistoryOptions & { queues?: QueueOptions } = {}): Engine {
   const { now = Date.now } = options;
   const history = createMemoryHistory({ ...options, now });
+  const queues = createMemoryQueues({ ...options.queues, now });
   /** `${appId}\0${channel}` → listeners; a key exists only while it has listeners. */
   const channels = new Map<string, Set<MessageListener>>();
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
@@ -26,11 +29,13 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
     kind: "memory",
     presence,
     schedules: createMemorySchedules({ now }),
+    queues,
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       for (const record of statuses?.records ?? []) history.putStatus(appId, record, statuses!.ttlSeconds);
       for (const message of messages) {
         const delivered = append ? history.append(appId, message) : withoutPosition(message);
+        queues.append(appId, delivered);
         const listeners = channels.get(keyOf(appId, message.channel));
         if (!listeners) continue;
         // Copy: a listener may unsubscribe (or subscribe another) while we iterate.
@@ -86,6 +91,7 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
       channels.clear();
       presence.clear();
       history.clear();
+      queues.clear();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
 import { redisKeys } from "./redis-keys.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
+import { ENQUEUE_LUA } from "./redis-queues.ts";
 import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
 
 export interface RedisHistoryOptions {
@@ -11,6 +12,8 @@ export interface RedisHistoryOptions {
   historySize?: number;
   /** A channel's stream and meta expire this long after its last publish. */
   historyTtlSeconds?: number;
+  /** Messages one pull queue holds at most (see queue-types.ts). */
+  maxQueueDepth?: number;
   onError?: (error: Error) => void;
   /**
    * The connection appends are sent on. The group commit already batches them, so one without
@@ -48,27 +51,34 @@ export interface StatusWrites {
  * reading the stream gets every later offset live.
  *
  * KEYS: s status keys, then per channel: meta hash (`epoch`, `offset` = last offset), stream
- * (entry id = `<offset>-0`, field `m` = the message JSON as published).
+ * (entry id = `<offset>-0`, field `m` = the message JSON as published), set of its pull queues.
  * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
- * meta, ARGV[4] s, then per status its value and TTL seconds, then per channel (in KEYS order):
- * its pub/sub channel, its message count n, 1 to append them (0: only publish them, with no
- * offset: `history: false`), and its n messages as JSON objects without their closing brace.
+ * meta, ARGV[4] s, ARGV[5] the pull queues' max depth, then per status its value and TTL
+ * seconds, then per channel (in KEYS order): its pub/sub channel, its message count n, 1 to
+ * append them (0: only publish them, with no offset: `history: false`), and its n messages as
+ * JSON objects without their closing brace. Every message also goes to every pull queue of its
+ * channel (ENQUEUE_LUA, redis-queues.ts), in this same step.
  *
  * One call for every channel of a publish and its statuses (one command instead of one per
  * channel and one per status) is for a standalone Redis, which the engine connects to; the keys
  * keep their hash tags, so a cluster-aware caller would make one call per slot instead.
  */
 const APPEND_SCRIPT = luaScript(0, `
+local maxQueueDepth = tonumber(ARGV[5])
+${ENQUEUE_LUA}
 local statuses = tonumber(ARGV[4])
 for s = 1, statuses do
-  redis.call('SET', KEYS[s], ARGV[3 + 2 * s], 'EX', ARGV[4 + 2 * s])
+  redis.call('SET', KEYS[s], ARGV[4 + 2 * s], 'EX', ARGV[5 + 2 * s])
 end
-local a = 5 + 2 * statuses
-for k = statuses + 1, #KEYS, 2 do
-  local meta, stream, topic, count = KEYS[k], KEYS[k + 1], ARGV[a], tonumber(ARGV[a + 1])
+local a = 6 + 2 * statuses
+for k = statuses + 1, #KEYS, 3 do
+  local meta, stream, queues, topic, count = KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], tonumber(ARGV[a + 1])
+  local payloads = {}
   if ARGV[a + 2] == '0' then
     for i = a + 3, a + 2 + count do
-      redis.call('PUBLISH', topic, ARGV[i] .. '}')
+      local payload = ARGV[i] .. '}'
+      payloads[#payloads + 1] = payload
+      redis.call('PUBLISH', topic, payload)
     end
   else
     local epoch = redis.call('HGET', meta, 'epoch')
@@ -83,12 +93,14 @@ for k = statuses + 1, #KEYS, 2 do
       offset = offset + 1
       local id = string.format('%d', offset)
       local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
+      payloads[#payloads + 1] = payload
       redis.call('XADD', stream, 'MAXLEN', ARGV[1], id .. '-0', 'm', payload)
       redis.call('PUBLISH', topic, payload)
     end
     redis.call('EXPIRE', meta, ARGV[2])
     redis.call('EXPIRE', stream, ARGV[2])
   end
+  enqueue(queues, topic, payloads)
   a = a + 3 + count
 end
 return 1
@@ -149,7 +161,7 @@ type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: St
 
 /** History, offsets and message-id claims of the Redis engine, on the engine's publisher client. */
 export function createRedisHistory(client: Redis, options: RedisHistoryOptions): RedisHistory {
-  const { prefix, historySize = 100, historyTtlSeconds = 600, onError = () => {}, appender = client } = options;
+  const { prefix, historySize = 100, historyTtlSeconds = 600, maxQueueDepth = 10_000, onError = () => {}, appender = client } = options;
   /** Also the pub/sub channel of that Herald channel (see redis.ts). */
   const { channel: channelKey, claim: claimKey } = redisKeys(prefix);
 
@@ -226,7 +238,11 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
      */
     const byChannel = new Map<string, { key: string; keep: boolean; jsons: string[] }>();
     // The script appends `,"offset":…,"epoch":"…"}` (or just `}`) to each message: send them without the `}`.
-    const json = (message: ChannelMessage) => JSON.stringify(withoutPosition(message)).slice(0, -1);
+    // A priority goes first: the script reads it from there for the pull queues' order.
+    const json = (message: ChannelMessage) => {
+      const plain = withoutPosition(message);
+      return JSON.stringify(plain.priority === undefined ? plain : { priority: plain.priority, ...plain }).slice(0, -1);
+    };
     for (const { appId, messages, statuses, keep } of batch) {
       for (const write of statuses?.writes ?? []) {
         statusKeys.push(write.key);
@@ -240,9 +256,9 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
       }
     }
     const keys: (string | number)[] = statusKeys;
-    const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, ...statusArgs];
+    const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, maxQueueDepth, ...statusArgs];
     for (const { key, keep, jsons } of byChannel.values()) {
-      keys.push(`${key}:meta`, `${key}:history`);
+      keys.push(`${key}:meta`, `${key}:history`, `${key}:queues`);
       args.push(key, jsons.length, keep ? 1 : 0, ...jsons);
     }
     return [keys.concat(args), keys.length];

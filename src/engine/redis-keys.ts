@@ -7,6 +7,10 @@
  * - `herald:{app:channel}:history`       stream of the last messages, entry id `<offset>-0` (redis-history.ts)
  * - `herald:{app:channel}:meta`          hash `epoch`, `offset` (last assigned) of that stream
  * - `herald:{app:channel}:presence`      hash `<instanceId>|<socketId>` → member JSON (redis-presence.ts)
+ * - `herald:{app:channel}:queues`        set of the channel's pull queue keys (pruned lazily; redis-queues.ts)
+ * - `herald:{app:channel}:queue:<key>`   hash `channel`, `createdAt`, `seq`, `dropped` of one pull queue, idle TTL
+ * - `herald:{app:channel}:queue:<key>:m` sorted set of that queue's messages, idle TTL
+ * - `herald:{app}:queues`                hash queue key → channel, the app's queues (pruned lazily)
  * - `herald:{app}:dedup:<id>`            claimed message id, with the idempotency window as TTL
  * - `herald:{app}:channels`              set of channel names that may be occupied (pruned lazily)
  * - `herald:{app}:status:<id>`           JSON message status record, with a TTL
@@ -23,6 +27,10 @@ export function redisKeys(prefix: string) {
     channel,
     subs: (appId: string, name: string) => `${channel(appId, name)}:subs`,
     presence: (appId: string, name: string) => `${channel(appId, name)}:presence`,
+    queues: (appId: string, name: string) => `${channel(appId, name)}:queues`,
+    /** A queue's hash; its messages are at `<this>:m`. */
+    queue: (appId: string, name: string, key: string) => `${channel(appId, name)}:queue:${key}`,
+    queueIndex: (appId: string) => `${app(appId)}:queues`,
     claim: (appId: string, id: string) => `${app(appId)}:dedup:${id}`,
     channels: (appId: string) => `${app(appId)}:channels`,
     status: (appId: string, id: string) => `${app(appId)}:status:${id}`,

@@ -5,6 +5,8 @@ import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { ChannelFeed, type FeedSubscription } from "./redis-channel-feed.ts";
+import { createRedisQueues } from "./redis-queues.ts";
+import type { QueueOptions } from "./queue-types.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { redisKeys } from "./redis-keys.ts";
@@ -36,6 +38,8 @@ export interface RedisEngineOptions {
    * subscriber connection reconnected); past that it stops, says so, and delivers them.
    */
   maxHeldMessages?: number;
+  /** Pull queues' depth and idle TTL. */
+  queues?: QueueOptions;
   onError?: (error: Error) => void;
   now?: () => number;
 }
@@ -82,6 +86,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     prefix,
     historySize,
     historyTtlSeconds: options.historyTtlSeconds,
+    maxQueueDepth: options.queues?.maxDepth,
     onError,
     appender,
   });
@@ -252,6 +257,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     kind: "redis",
     presence: withUnavailable(presence),
     schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
+    queues: withUnavailable(createRedisQueues(publisher, { ...options.queues, prefix, onError, now })),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];

@@ -31,6 +31,12 @@ export interface ScheduledPublish {
   readonly data: unknown;
   readonly headers: Readonly<Record<string, string>>;
   readonly publisherId?: string | undefined;
+  readonly priority?: number | undefined;
+  readonly mimeType?: string | undefined;
+  /** Each run's message expires this many seconds after that run. */
+  readonly expiresIn?: number | undefined;
+  /** Every run's message expires then (ms since the epoch); a run after it fails the schedule. */
+  readonly expiresAt?: number | undefined;
 }
 
 export interface NewSchedule {

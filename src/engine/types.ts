@@ -46,6 +46,7 @@
  *   restart without persistence, never counted twice after one with it.
  */
 import type { ScheduleStore } from "./schedule-types.ts";
+import type { QueueStore } from "./queue-types.ts";
 
 /** One message on one channel, as it travels through the broker. */
 export interface ChannelMessage {
@@ -58,6 +59,12 @@ export interface ChannelMessage {
   readonly data: unknown;
   readonly headers: Readonly<Record<string, string>>;
   readonly publisherId?: string | undefined;
+  /** 1–9, higher first in pull queues; absent means 5. */
+  readonly priority?: number | undefined;
+  /** Content type of `data` (Zato `mime_type`). */
+  readonly mimeType?: string | undefined;
+  /** ISO-8601: after this the message is delivered to nobody (live, history or queue). */
+  readonly expiresAt?: string | undefined;
   /** ISO-8601 server time. */
   readonly publishedAt: string;
   /** Not stored: the connection that must not receive this message (Pusher `socket_id`). */
@@ -219,11 +226,14 @@ export interface Engine {
   readonly presence: PresenceStore;
   /** Delayed and repeating publications (guarantees in schedule-types.ts). */
   readonly schedules: ScheduleStore;
+  /** Durable pull queues, appended to by `publish` (guarantees in queue-types.ts). */
+  readonly queues: QueueStore;
 
   /**
    * Appends each message to its channel's history (unless `options.history` is false), sets its
    * `offset` and `epoch`, and fans it out to the channel's subscribers on every instance, in
-   * array order per channel; stores `options.statuses` with it.
+   * array order per channel; stores `options.statuses` with it; and appends each message to
+   * every pull queue of its channel, in the same atomic step.
    */
   publish(appId: string, messages: readonly ChannelMessage[], options?: EnginePublishOptions): Promise<void>;
 

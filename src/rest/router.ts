@@ -32,7 +32,10 @@ export type GraphQLTwin = `${"Query" | "Mutation"}.${string}`;
 
 export interface RestRoute {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
-  /** E.g. `/apps/:appId/events`; a `:name` segment matches one non-empty path segment. */
+  /**
+   * E.g. `/apps/:appId/events`; a `:name` segment matches one non-empty path segment, and a last
+   * `*name` segment everything after the slash before it (slashes included; not a trailing one).
+   */
   readonly path: string;
   handle(request: RestRequest): Promise<RestResponse>;
   /**
@@ -68,6 +71,10 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
     const source = route.path
       .split("/")
       .map((segment) => {
+        if (segment.startsWith("*")) {
+          names.push(segment.slice(1));
+          return "(.+?)";
+        }
         if (!segment.startsWith(":")) return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         names.push(segment.slice(1));
         return "([^/]+)";

@@ -40,6 +40,13 @@ export const ChannelEventRef = builder.objectRef<ChannelEvent>("ChannelEvent").i
     }),
     headers: t.expose("headers", { type: "JSON", description: "String → string map." }),
     publisherId: t.exposeString("publisherId", { nullable: true }),
+    priority: t.exposeInt("priority", { nullable: true, description: "1–9 (default 5); null for control events." }),
+    mimeType: t.exposeString("mimeType", { nullable: true, description: "Content type of `data`, when the publisher gave one." }),
+    expiresAt: t.expose("expiresAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "After this the message is delivered to nobody (live, history, queues).",
+    }),
     publishedAt: t.expose("publishedAt", { type: "DateTime", nullable: true }),
     offset: t.expose("offset", { type: "Offset", nullable: true, description: "Position in the channel's history (messages, and SUBSCRIBED with `since`)." }),
     epoch: t.exposeString("epoch", { nullable: true, description: "The history stream the offset belongs to." }),

@@ -17,6 +17,10 @@ export const messageFields = (t: InputFields, idDescription: string) => ({
   headers: t.field({ type: "JSON", description: "String → string map; subscribers' selectors filter on it." }),
   id: t.id({ description: idDescription }),
   publisherId: t.string(),
+  priority: t.int({ description: "1–9 (default 5): pull queues return higher priorities first." }),
+  mimeType: t.string({ description: "Content type of `data` (up to 200 printable ASCII characters)." }),
+  expiresIn: t.int({ description: "Seconds after publishing when the message expires (not with `expiresAt`)." }),
+  expiresAt: t.field({ type: "DateTime", description: "When the message expires; after it, nobody receives it." }),
 });
 
 export const PublishInputRef = builder.inputType("PublishInput", {

@@ -56,12 +56,20 @@ export type PublishInput = {
   event?: string | null | undefined;
   /** A connection's socketId that must not receive this event. */
   excludeSocketId?: string | null | undefined;
+  /** When the message expires; after it, nobody receives it. */
+  expiresAt?: string | null | undefined;
+  /** Seconds after publishing when the message expires (not with `expiresAt`). */
+  expiresIn?: number | null | undefined;
   /** String → string map; subscribers' selectors filter on it. */
   headers?: unknown;
   /** Message id; generated when absent. */
   id?: string | number | null | undefined;
   /** Counts to return per channel. */
   info?: Array<ChannelInfoField> | null | undefined;
+  /** Content type of `data` (up to 200 printable ASCII characters). */
+  mimeType?: string | null | undefined;
+  /** 1–9 (default 5): pull queues return higher priorities first. */
+  priority?: number | null | undefined;
   publisherId?: string | null | undefined;
 };
 
@@ -72,10 +80,18 @@ export type ScheduleInput = {
   data?: unknown;
   /** Event name (default `message`). */
   event?: string | null | undefined;
+  /** When the message expires; after it, nobody receives it. */
+  expiresAt?: string | null | undefined;
+  /** Seconds after publishing when the message expires (not with `expiresAt`). */
+  expiresIn?: number | null | undefined;
   /** String → string map; subscribers' selectors filter on it. */
   headers?: unknown;
   /** Message id; generated when absent. Scheduling an id the app already has returns that schedule. */
   id?: string | number | null | undefined;
+  /** Content type of `data` (up to 200 printable ASCII characters). */
+  mimeType?: string | null | undefined;
+  /** 1–9 (default 5): pull queues return higher priorities first. */
+  priority?: number | null | undefined;
   /** First run; not in the past. */
   publishAt: string;
   publisherId?: string | null | undefined;
@@ -170,6 +186,50 @@ export type TriggerBatchMutationVariables = Exact<{
 
 
 export type TriggerBatchMutation = { triggerBatch: { results: Array<{ id: string, channels: Array<{ name: string, subscriptionCount: number | null }> }> } };
+
+export type CreateQueueMutationVariables = Exact<{
+  channel: string;
+}>;
+
+
+export type CreateQueueMutation = { createQueue: { key: string, channel: string, depth: number, dropped: number, createdAt: string } };
+
+export type PullMutationVariables = Exact<{
+  key: string | number;
+  max?: number | null | undefined;
+}>;
+
+
+export type PullMutation = { pull: Array<{ queue: string, id: string, channel: string, event: string, data: unknown, headers: unknown, publisherId: string | null, priority: number, mimeType: string | null, expiresAt: string | null, publishedAt: string, offset: number | null, epoch: string | null }> };
+
+export type DeleteQueueMutationVariables = Exact<{
+  key: string | number;
+}>;
+
+
+export type DeleteQueueMutation = { deleteQueue: boolean };
+
+export type QueueQueryVariables = Exact<{
+  key: string | number;
+}>;
+
+
+export type QueueQuery = { queue: { key: string, channel: string, depth: number, dropped: number, createdAt: string } | null };
+
+export type QueuesQueryVariables = Exact<{
+  channel?: string | null | undefined;
+}>;
+
+
+export type QueuesQuery = { queues: Array<{ key: string, channel: string, depth: number }> };
+
+export type OnChannelMessageSubscriptionVariables = Exact<{
+  name: string;
+  since?: ChannelPosition | null | undefined;
+}>;
+
+
+export type OnChannelMessageSubscription = { channel: { kind: ChannelEventKind, id: string | null, data: unknown, priority: number | null, mimeType: string | null, expiresAt: string | null, offset: number | null, epoch: string | null } };
 
 export type ScheduleStatusFieldsFragment = { id: string, status: MessageStatusCode, channels: Array<string>, publishedAt: string | null, runs: number, lastPublishedAt: string | null, nextRunAt: string | null, errorMessage: string | null, repeatEvery: number | null, repeatExpiresAt: string | null };
 
@@ -389,6 +449,75 @@ export const TriggerBatchDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TriggerBatchMutation, TriggerBatchMutationVariables>;
+export const CreateQueueDocument = new TypedDocumentString(`
+    mutation CreateQueue($channel: String!) {
+  createQueue(channel: $channel) {
+    key
+    channel
+    depth
+    dropped
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<CreateQueueMutation, CreateQueueMutationVariables>;
+export const PullDocument = new TypedDocumentString(`
+    mutation Pull($key: ID!, $max: Int) {
+  pull(key: $key, max: $max) {
+    queue
+    id
+    channel
+    event
+    data
+    headers
+    publisherId
+    priority
+    mimeType
+    expiresAt
+    publishedAt
+    offset
+    epoch
+  }
+}
+    `) as unknown as TypedDocumentString<PullMutation, PullMutationVariables>;
+export const DeleteQueueDocument = new TypedDocumentString(`
+    mutation DeleteQueue($key: ID!) {
+  deleteQueue(key: $key)
+}
+    `) as unknown as TypedDocumentString<DeleteQueueMutation, DeleteQueueMutationVariables>;
+export const QueueDocument = new TypedDocumentString(`
+    query Queue($key: ID!) {
+  queue(key: $key) {
+    key
+    channel
+    depth
+    dropped
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<QueueQuery, QueueQueryVariables>;
+export const QueuesDocument = new TypedDocumentString(`
+    query Queues($channel: String) {
+  queues(channel: $channel) {
+    key
+    channel
+    depth
+  }
+}
+    `) as unknown as TypedDocumentString<QueuesQuery, QueuesQueryVariables>;
+export const OnChannelMessageDocument = new TypedDocumentString(`
+    subscription OnChannelMessage($name: String!, $since: ChannelPosition) {
+  channel(name: $name, since: $since) {
+    kind
+    id
+    data
+    priority
+    mimeType
+    expiresAt
+    offset
+    epoch
+  }
+}
+    `) as unknown as TypedDocumentString<OnChannelMessageSubscription, OnChannelMessageSubscriptionVariables>;
 export const ScheduleDocument = new TypedDocumentString(`
     mutation Schedule($input: ScheduleInput!) {
   schedule(input: $input) {

@@ -10,7 +10,7 @@
  *   id is Herald's, the API key is the app secret.
  * - `/api/messaging/…` (an app's own domain): the app secret in the `user-token` header.
  */
-import { assertEnabled } from "../../core/apps.ts";
+import { assertEnabled, PLACEHOLDER_APP } from "../../core/apps.ts";
 import type { HeraldCore } from "../../core/herald.ts";
 import type { Caller, MessageStatus } from "../../core/types.ts";
 import { ErrorCode, HeraldError } from "../../errors.ts";
@@ -113,5 +113,3 @@ export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
   ];
 }
 
-/** Stands in for an unknown app id in the constant-time secret comparison; matches no secret a request can send. */
-const PLACEHOLDER_APP = Object.freeze({ id: "", key: "", secret: "\0no app\0", name: "", enabled: false });
