@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type RestJob, type RestResult } from "./lib/jobs.ts";
+import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type PublishPath, type RestJob, type RestResult } from "./lib/jobs.ts";
 import { forkGenerator, killChildrenOnExit, REPO_ROOT, stopAll } from "./lib/processes.ts";
 import { createPublisher, REQUEST_TIMEOUT_MS } from "./lib/publisher.ts";
 import {
@@ -41,7 +41,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario name[,name…]] [--
   --scenario <names> only these scenarios (${scenarios(false)
     .map((s) => s.name)
     .join(", ")})
-  --target <names>   only these servers (herald, limit, peer, rest-baseline); ratios need two
+  --target <names>   only these servers (${Object.keys(TARGET_LABELS).join(", ")}); ratios need two
   --profile          write V8 CPU profiles of every server and generator to ${PROFILE_DIR_NAME}/
 
 env: REDIS_URL (default redis://127.0.0.1:6379), BENCH_QUICK=1, BENCH_SCENARIO=<names>, BENCH_TARGET=<names>`;
@@ -90,13 +90,13 @@ function parseOptions(): Options {
   const quick = values.quick ?? ["1", "true"].includes(process.env.BENCH_QUICK ?? "");
   const all = scenarios(quick);
   const names = listOption(values.scenario, process.env.BENCH_SCENARIO);
-  const unknown = names.filter((n) => !all.some((s) => s.name === n));
+  const unknown = names.filter((n) => !all.some((s) => s.name === n || s.partOf === n));
   if (unknown.length > 0) fail(`unknown scenario ${unknown.join(", ")}`);
   const targets = listOption(values.target, process.env.BENCH_TARGET);
   const unknownTargets = targets.filter((t) => !TARGET_NAMES.includes(t as TargetName));
   if (unknownTargets.length > 0) fail(`unknown target ${unknownTargets.join(", ")}`);
 
-  const selected = (names.length === 0 ? all : all.filter((s) => names.includes(s.name)))
+  const selected = (names.length === 0 ? all : all.filter((s) => names.includes(s.name) || (s.partOf !== undefined && names.includes(s.partOf))))
     .map((s) => (targets.length === 0 ? s : { ...s, targets: s.targets.filter((t) => targets.includes(t)) }))
     .filter((s) => s.targets.length > 0);
   if (selected.length === 0) fail("nothing to run: no selected scenario runs any selected target");
@@ -130,7 +130,7 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
     kind: "fanout",
     wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/graphql`),
     appKey: DEV_APP.key,
-    publish: target.publish,
+    publish: publishPathOf(scenario, target, target.publish),
     ready: target.ready,
     serverPids: target.pids,
     subscribers: scenario.subscribers,
@@ -154,7 +154,7 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
 function restJob(scenario: RestScenario, target: RunningTarget, options: Options): RestJob {
   return {
     kind: "rest",
-    publish: target.pusher,
+    publish: publishPathOf(scenario, target, target.pusher),
     serverPids: target.pids,
     channel: `bench-${scenario.name}`,
     concurrency: scenario.concurrency,
@@ -198,14 +198,19 @@ async function runGenerator(job: LoadJob, options: Options): Promise<LoadResult>
   }
 }
 
-/** Herald's Pusher route may not exist yet: one signed request tells. */
-async function pusherRouteProblem(target: RunningTarget): Promise<string | undefined> {
+/** The path a target publishes through in `scenario`: Herald's GRIP route where the scenario says so. */
+function publishPathOf(scenario: Scenario, target: RunningTarget, usual: PublishPath): PublishPath {
+  return scenario.heraldPublish === "grip" && target.name === "herald" ? target.grip : usual;
+}
+
+/** Herald's REST route may not exist yet: one request tells. */
+async function restRouteProblem(path: PublishPath): Promise<string | undefined> {
   let problem = "";
-  const publisher = createPublisher(target.pusher, { maxSockets: 1, onProblem: (text) => (problem = text) });
+  const publisher = createPublisher(path, { maxSockets: 1, onProblem: (text) => (problem = text) });
   const outcome = await publisher.publish(["bench-probe"], -1);
   publisher.close();
   if (outcome.ok) return undefined;
-  return outcome.status === 404 ? "Pusher events route not found (404)" : problem || `status ${outcome.status}`;
+  return outcome.status === 404 ? `${path.kind} publish route not found (404)` : problem || `status ${outcome.status}`;
 }
 
 async function runScenario(scenario: Scenario, options: Options, runPrefix: string): Promise<ScenarioRun> {
@@ -293,7 +298,7 @@ function pickRound(roundRuns: readonly TargetRun[][], targets: readonly TargetNa
 async function runTarget(scenario: Scenario, target: RunningTarget, options: Options): Promise<Pick<TargetRun, "result" | "unavailable">> {
   if (scenario.kind === "fanout") return { result: await runGenerator(fanoutJob(scenario, target, options), options) };
   if (target.name === "herald") {
-    const unavailable = await pusherRouteProblem(target);
+    const unavailable = await restRouteProblem(publishPathOf(scenario, target, target.pusher));
     if (unavailable) return { unavailable };
   }
   return { result: await runGenerator(restJob(scenario, target, options), options) };
@@ -446,7 +451,7 @@ function markdown(
 ): string {
   const scenarioList = scenarioRuns.map(({ scenario }) => `- **${scenario.name}**: ${describe(scenario)}`).join("\n");
   const references = Object.entries(TARGET_LABELS)
-    .filter(([name]) => name !== "herald")
+    .filter(([name]) => !name.startsWith("herald"))
     .map(([name, label]) => `${label} (\`bench/${name === "limit" ? "limit-server" : name === "peer" ? "peer-server" : name}.ts\`)`)
     .join(", ");
   const warningList = warnings.length === 0 ? "" : `\n> **Read these figures with care:**\n${warnings.map((w) => `> - ${w}`).join("\n")}\n`;

@@ -10,7 +10,9 @@ export type PublishPath =
   /** The limit server's `POST /publish {channels, data}`. */
   | { readonly kind: "limit"; readonly url: string }
   /** Pusher's signed `POST /apps/:appId/events` (Herald's Pusher route and the bare handler). */
-  | PusherPublishPath;
+  | PusherPublishPath
+  /** GRIP's `POST /service/:serviceId/publish/` (Herald's Fastly Fanout route), one item per channel. */
+  | { readonly kind: "grip"; readonly url: string; readonly serviceId: string; readonly secret: string };
 
 export interface PusherPublishPath {
   readonly kind: "pusher";
@@ -71,7 +73,7 @@ export interface FanoutJob {
 /** A closed loop of keep-alive HTTP requests for a fixed time. */
 export interface RestJob {
   readonly kind: "rest";
-  readonly publish: PusherPublishPath;
+  readonly publish: PublishPath;
   readonly serverPids: readonly number[];
   readonly channel: string;
   /** Requests in flight at once (one keep-alive connection each). */

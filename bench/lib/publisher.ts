@@ -79,6 +79,15 @@ export function createPublisher(path: PublishPath, options: { maxSockets: number
       }
       case "limit":
         return (channels, seq) => post("/publish", {}, JSON.stringify({ channels, event: EVENT, data: data(seq) }));
+      case "grip": {
+        // A ws-message item per channel: its content is the data's JSON, which Herald delivers as `data`.
+        const target = `/service/${path.serviceId}/publish/`;
+        const headers = { authorization: `Bearer ${path.secret}` };
+        return (channels, seq) => {
+          const content = JSON.stringify(data(seq));
+          return post(target, headers, JSON.stringify({ items: channels.map((channel) => ({ channel, formats: { "ws-message": { content } } })) }));
+        };
+      }
       case "pusher": {
         const target = `/apps/${path.appId}/events`;
         return (channels, seq) => {

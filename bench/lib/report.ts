@@ -85,7 +85,7 @@ function metricsOf(scenario: Scenario): Metric[] {
 const BETTER_ARROWS: Record<Metric["better"], string> = { higher: " ↑", lower: " ↓", none: "" };
 
 /** The reference Herald is divided by in the "limit" column: the bare handler for REST. */
-const referenceOf = (scenario: Scenario): TargetName => (scenario.kind === "rest" ? "rest-baseline" : "limit");
+const referenceOf = (scenario: Scenario): TargetName => scenario.reference ?? (scenario.kind === "rest" ? "rest-baseline" : "limit");
 
 export interface Row {
   readonly scenario: string;
@@ -246,6 +246,10 @@ export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[
       actual: idleKb === undefined ? "–" : `${formatNumber(idleKb)} KB`,
     },
     { goal: "REST publish: requests/s ≥ 0.8 × bare handler", ...atLeast(ratio("rest", REST_METRICS[0]!, "rest-baseline"), 0.8) },
+    {
+      goal: "grip-publish: deliveries per server CPU-second ≥ 0.9 × Herald's GraphQL publish",
+      ...atLeast(ratio("grip-publish", PER_CPU_SECOND, "herald-graphql"), 0.9),
+    },
   ];
 }
 

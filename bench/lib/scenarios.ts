@@ -30,6 +30,12 @@ export interface FanoutScenario {
   readonly payloadBytes?: number;
   /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
   readonly heraldEnv?: Readonly<Record<string, string>>;
+  /** The route Herald (target `herald`) publishes through: its GRIP route instead of its usual one. */
+  readonly heraldPublish?: "grip";
+  /** The target Herald is divided by in the reference column (default: limit, or the bare handler for REST). */
+  readonly reference?: TargetName;
+  /** `--scenario <partOf>` runs this one too (a scenario measured in two parts). */
+  readonly partOf?: string;
 }
 
 export interface RestScenario {
@@ -47,6 +53,12 @@ export interface RestScenario {
   readonly rounds: number;
   /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
   readonly heraldEnv?: Readonly<Record<string, string>>;
+  /** The route Herald (target `herald`) publishes through: its GRIP route instead of its usual one. */
+  readonly heraldPublish?: "grip";
+  /** The target Herald is divided by in the reference column (default: limit, or the bare handler for REST). */
+  readonly reference?: TargetName;
+  /** `--scenario <partOf>` runs this one too (a scenario measured in two parts). */
+  readonly partOf?: string;
 }
 
 export type Scenario = FanoutScenario | RestScenario;
@@ -56,6 +68,15 @@ const REST_TARGETS: readonly TargetName[] = ["herald", "rest-baseline"];
 
 export function scenarios(quick: boolean): Scenario[] {
   const size = <T>(full: T, small: T) => (quick ? small : full);
+  /** broadcast's load: one channel, 2,000 subscribers, 300 publishes at 50/s. */
+  const broadcastLoad = {
+    instances: 1,
+    subscribers: size(2_000, 200),
+    channels: 1,
+    channelsPerPublish: 1,
+    messages: size(300, 20),
+    publishRate: size(50, 20),
+  };
   return [
     {
       kind: "fanout",
@@ -63,12 +84,7 @@ export function scenarios(quick: boolean): Scenario[] {
       focus: "throughput",
       description: "one channel, every subscriber gets every message",
       targets: FANOUT_TARGETS,
-      instances: 1,
-      subscribers: size(2_000, 200),
-      channels: 1,
-      channelsPerPublish: 1,
-      messages: size(300, 20),
-      publishRate: size(50, 20),
+      ...broadcastLoad,
     },
     {
       kind: "fanout",
@@ -164,16 +180,35 @@ export function scenarios(quick: boolean): Scenario[] {
     },
     {
       kind: "fanout",
+      name: "grip-publish",
+      focus: "throughput",
+      description:
+        "broadcast published through Herald's GRIP route (one ws-message item per request) vs Herald's own GraphQL publish, each on its own Herald (the limit column)",
+      targets: ["herald", "herald-graphql"],
+      reference: "herald-graphql",
+      heraldPublish: "grip",
+      ...broadcastLoad,
+    },
+    {
+      kind: "rest",
+      name: "grip-publish-rest",
+      partOf: "grip-publish",
+      description: "GRIP POST /service/:serviceId/publish/ (one ws-message item) vs the bare handler's Pusher route, closed loop, no subscribers",
+      targets: REST_TARGETS,
+      heraldPublish: "grip",
+      concurrency: size(16, 8),
+      warmupMs: size(1_000, 300),
+      durationMs: size(5_000, 1_500),
+      rounds: size(5, 1),
+    },
+    {
+      kind: "fanout",
       name: "two-instances",
       focus: "throughput",
       description: "broadcast with subscribers split over 2 instances on one Redis, publishing to the first",
       targets: FANOUT_TARGETS,
+      ...broadcastLoad,
       instances: 2,
-      subscribers: size(2_000, 200),
-      channels: 1,
-      channelsPerPublish: 1,
-      messages: size(300, 20),
-      publishRate: size(50, 20),
     },
   ];
 }

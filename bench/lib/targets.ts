@@ -2,13 +2,14 @@ import type { PublishPath, PusherPublishPath, ReadySignal } from "./jobs.ts";
 import { freePort, startScript, waitUntilReady, type ManagedProcess } from "./processes.ts";
 
 /** The servers a scenario can run against. */
-export type TargetName = "herald" | "limit" | "peer" | "rest-baseline";
+export type TargetName = "herald" | "herald-graphql" | "limit" | "peer" | "rest-baseline";
 
 /** Herald's development app (no HERALD_APPS): the reference servers accept the same credentials. */
 export const DEV_APP = { id: "dev", key: "herald-dev-key", secret: "herald-dev-secret-not-for-production" } as const;
 
 export const TARGET_LABELS: Record<TargetName, string> = {
   herald: "Herald",
+  "herald-graphql": "Herald (GraphQL publish)",
   limit: "limit",
   peer: "peer",
   "rest-baseline": "bare handler",
@@ -24,6 +25,8 @@ export interface RunningTarget {
   readonly publish: PublishPath;
   /** Its Pusher `events` route, for the REST scenario. */
   readonly pusher: PusherPublishPath;
+  /** Its GRIP publish route (Herald only), for the grip-publish scenarios. */
+  readonly grip: PublishPath;
   stop(): Promise<void>;
 }
 
@@ -58,30 +61,34 @@ const referenceEnv = (port: number, { redisUrl, redisPrefix }: StartOptions) => 
   BENCH_APP_SECRET: DEV_APP.secret,
 });
 
+const HERALD: TargetSpec = {
+  script: "src/main.ts",
+  readyPath: "/readyz",
+  ready: "subscribed-event",
+  env: (port, { redisUrl, redisPrefix, subscribers, heraldEnv }) => ({
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    REDIS_URL: redisUrl,
+    HERALD_REDIS_PREFIX: redisPrefix,
+    LOG_LEVEL: "warn",
+    // Run as in production: NODE_ENV=production (graphql-js skips its development checks),
+    // with the development app's credentials configured as an ordinary app.
+    HERALD_APPS: JSON.stringify([{ ...DEV_APP, name: "bench" }]),
+    HERALD_APPS_FILE: "",
+    NODE_ENV: "production",
+    HERALD_MAX_CONNECTIONS_PER_APP: String(Math.max(100_000, subscribers * 2)),
+    // Large enough that a queue building up shows as latency, not as dropped subscribers.
+    HERALD_SUBSCRIBER_QUEUE_LENGTH: "100000",
+    HERALD_MESSAGE_STATUS_TTL_SECONDS: "300",
+    ...heraldEnv,
+  }),
+  publish: (url) => ({ kind: "graphql", url, secret: DEV_APP.secret }),
+};
+
 const SPECS: Record<TargetName, TargetSpec> = {
-  herald: {
-    script: "src/main.ts",
-    readyPath: "/readyz",
-    ready: "subscribed-event",
-    env: (port, { redisUrl, redisPrefix, subscribers, heraldEnv }) => ({
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REDIS_URL: redisUrl,
-      HERALD_REDIS_PREFIX: redisPrefix,
-      LOG_LEVEL: "warn",
-      // Run as in production: NODE_ENV=production (graphql-js skips its development checks),
-      // with the development app's credentials configured as an ordinary app.
-      HERALD_APPS: JSON.stringify([{ ...DEV_APP, name: "bench" }]),
-      HERALD_APPS_FILE: "",
-      NODE_ENV: "production",
-      HERALD_MAX_CONNECTIONS_PER_APP: String(Math.max(100_000, subscribers * 2)),
-      // Large enough that a queue building up shows as latency, not as dropped subscribers.
-      HERALD_SUBSCRIBER_QUEUE_LENGTH: "100000",
-      HERALD_MESSAGE_STATUS_TTL_SECONDS: "300",
-      ...heraldEnv,
-    }),
-    publish: (url) => ({ kind: "graphql", url, secret: DEV_APP.secret }),
-  },
+  herald: HERALD,
+  // A second Herald in the same run, the reference of the grip-publish scenario.
+  "herald-graphql": HERALD,
   limit: {
     script: "bench/limit-server.ts",
     readyPath: "/healthz",
@@ -132,6 +139,7 @@ export async function startTarget(name: TargetName, options: StartOptions): Prom
     ready: spec.ready,
     publish: spec.publish(urls[0]!),
     pusher: { kind: "pusher", url: urls[0]!, appId: DEV_APP.id, key: DEV_APP.key, secret: DEV_APP.secret },
+    grip: { kind: "grip", url: urls[0]!, serviceId: DEV_APP.id, secret: DEV_APP.secret },
     stop,
   };
 }
