@@ -3,6 +3,7 @@
  * server's. It takes one job over IPC, runs it, sends back one result and exits. It only talks
  * to 127.0.0.1 and stops by itself: every phase has a deadline.
  */
+import { Agent, request as httpRequest } from "node:http";
 import { Redis } from "ioredis";
 import {
   publishTimeLimitMs,
@@ -11,6 +12,9 @@ import {
   type FanoutResult,
   type GeneratorMessage,
   type LoadJob,
+  type QueueJob,
+  type QueuePhase,
+  type QueueResult,
   type RestJob,
   type RestResult,
 } from "./lib/jobs.ts";
@@ -355,10 +359,159 @@ async function runRest(job: RestJob): Promise<RestResult> {
   };
 }
 
+/**
+ * The queue scenario, on one Herald: (1) `messages` publishes at `publishRate` to a channel
+ * without queues; (2) as many to a channel with `queues` pull queues, nobody pulling (Redis
+ * memory per queued message from `used_memory`); (3) `consumers` loops pulling every queue in
+ * batches of `pullBatch` until all are empty; (4) publishing again while they pull, then
+ * pulling what is left. Every phase gets its own CPU window; every queue must yield every
+ * publish of phases 2 and 4 exactly once.
+ */
+async function runQueue(job: QueueJob): Promise<QueueResult> {
+  const notes = createNotes();
+  const redis = new Redis(job.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const publisher = createPublisher(job.publish, { maxSockets: MAX_PUBLISHES_IN_FLIGHT, onProblem: notes.add });
+  const agent = new Agent({ keepAlive: true, maxSockets: job.consumers + 4 });
+  const graphql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const body = JSON.stringify({ query, variables });
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const url = new URL(job.graphqlUrl);
+      const req = httpRequest(
+        { agent, method: "POST", host: url.hostname, port: url.port, path: url.pathname, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${job.secret}` } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    const parsed = JSON.parse(text) as { data?: T; errors?: { message: string }[] };
+    if (status !== 200 || parsed.errors) throw new Error(`GraphQL ${status}: ${text.slice(0, 200)}`);
+    return parsed.data!;
+  };
+  let seq = 0;
+  const publishPhase = async (channel: string) => {
+    let ok = 0;
+    const first = seq;
+    await sendPaced({
+      count: job.messages,
+      ratePerSecond: job.publishRate,
+      maxInFlight: MAX_PUBLISHES_IN_FLIGHT,
+      maxDurationMs: publishTimeLimitMs(job),
+      send: async () => {
+        if ((await publisher.publish([channel], seq++)).ok) ok++;
+      },
+    });
+    return { ok, seqs: [first, seq] as const };
+  };
+  const phase = (count: number, cpu: CpuFigures): QueuePhase => ({
+    count,
+    perSecond: count / cpu.wallSeconds,
+    serverCpuMicros: (cpu.serverCpuSeconds / count) * 1e6,
+    redisCpuMicros: (cpu.redisCpuSeconds / count) * 1e6,
+    cpu,
+  });
+
+  // Warm-up, not counted: the server's first requests build its caches.
+  for (let i = 0; i < 20; i++) await publisher.publish([`${job.channel}-plain`], seq++);
+
+  progress("plain publishes");
+  let stopCpu = await startCpuWindow(job.serverPids, redis);
+  const plain = await publishPhase(`${job.channel}-plain`);
+  const plainPhase = phase(plain.ok, await stopCpu());
+
+  const keys: string[] = [];
+  for (let i = 0; i < job.queues; i++) {
+    const { createQueue } = await graphql<{ createQueue: { key: string } }>(`mutation($c: String!) { createQueue(channel: $c) { key } }`, { c: job.channel });
+    keys.push(createQueue.key);
+  }
+  /** Per queue, the seqs pulled (to find losses and duplicates). */
+  const pulled = keys.map(() => new Map<number, number>());
+  let pullRequests = 0;
+  const PULL = `mutation($k: ID!, $m: Int) { pull(key: $k, max: $m) { data } }`;
+  /** `consumers` loops over the queues, each pull one batch; stops when `until()` and a full round came back empty. */
+  const consume = async (until: () => boolean, deadline: number) => {
+    let next = 0;
+    let emptyStreak = 0;
+    let messages = 0;
+    await Promise.all(
+      Array.from({ length: job.consumers }, async () => {
+        while (performance.now() < deadline) {
+          const index = next++ % keys.length;
+          const { pull } = await graphql<{ pull: { data: { seq: number } }[] }>(PULL, { k: keys[index], m: job.pullBatch });
+          pullRequests++;
+          messages += pull.length;
+          for (const { data } of pull) pulled[index]!.set(data.seq, (pulled[index]!.get(data.seq) ?? 0) + 1);
+          emptyStreak = pull.length === 0 ? emptyStreak + 1 : 0;
+          if (until() && emptyStreak >= keys.length) return;
+        }
+        notes.add("pulling did not finish before its deadline");
+      }),
+    );
+    return messages;
+  };
+
+  progress(`publishes into ${job.queues} queues, nobody pulling`);
+  const memoryBefore = await usedMemory(redis);
+  stopCpu = await startCpuWindow(job.serverPids, redis);
+  const queued = await publishPhase(job.channel);
+  const queuedPhase = phase(queued.ok, await stopCpu());
+  const memoryAfter = await usedMemory(redis);
+
+  progress(`pulling ${queued.ok * job.queues} queued messages in batches of ${job.pullBatch}`);
+  stopCpu = await startCpuWindow(job.serverPids, redis);
+  const drained = await consume(() => true, performance.now() + job.drainTimeoutMs);
+  const drainPhase = phase(drained, await stopCpu());
+
+  progress("publishing while consumers pull");
+  let publishing = true;
+  stopCpu = await startCpuWindow(job.serverPids, redis);
+  const consumers = consume(() => !publishing, performance.now() + publishTimeLimitMs(job) + job.drainTimeoutMs);
+  const steady = await publishPhase(job.channel).finally(() => (publishing = false));
+  await consumers;
+  const steadyPhase = phase(steady.ok, await stopCpu());
+
+  // Every accepted publish of the queued and steady phases, in every queue, once.
+  let lost = 0;
+  let duplicates = 0;
+  const expected = [queued.seqs, steady.seqs];
+  for (const seen of pulled) {
+    for (const [from, to] of expected) for (let n = from; n < to; n++) if (!seen.has(n)) lost++;
+    for (const count of seen.values()) duplicates += count - 1;
+  }
+  // A publish that failed is not expected anywhere: do not count it as lost.
+  lost -= (job.messages - queued.ok + job.messages - steady.ok) * job.queues;
+  for (const key of keys) await graphql(`mutation($k: ID!) { deleteQueue(key: $k) }`, { k: key }).catch(() => {});
+  publisher.close();
+  agent.destroy();
+  redis.disconnect();
+  return {
+    kind: "queue",
+    queues: job.queues,
+    plain: plainPhase,
+    queued: queuedPhase,
+    drain: drainPhase,
+    steady: steadyPhase,
+    pullRequests,
+    redisBytesPerQueuedMessage: (memoryAfter - memoryBefore) / Math.max(1, queued.ok * job.queues),
+    lost,
+    duplicates,
+    notes: notes.list(),
+  };
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await redis.info("memory"))?.[1] ?? Number.NaN);
+}
+
 // The runner dying (IPC gone) ends the generator too.
 process.on("disconnect", () => process.exit(0));
 process.once("message", (job: LoadJob) => {
-  const run = job.kind === "fanout" ? runFanout(job) : runRest(job);
+  const run = job.kind === "fanout" ? runFanout(job) : job.kind === "queue" ? runQueue(job) : runRest(job);
   const exit = () => process.exit(0);
   run.then(
     (result) => report({ type: "result", result }, exit),

@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type PublishPath, type RestJob, type RestResult } from "./lib/jobs.ts";
+import { publishTimeLimitMs, type FanoutJob, type GeneratorMessage, type LoadJob, type LoadResult, type PublishPath, type QueueJob, type RestJob, type RestResult } from "./lib/jobs.ts";
 import { forkGenerator, killChildrenOnExit, REPO_ROOT, stopAll } from "./lib/processes.ts";
 import { createPublisher, REQUEST_TIMEOUT_MS } from "./lib/publisher.ts";
 import {
@@ -30,7 +30,7 @@ import {
   type TargetRun,
 } from "./lib/report.ts";
 import { chartCaption, headlineChart } from "./lib/chart.ts";
-import { offeredDeliveryRate, scenarios, type FanoutScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
+import { offeredDeliveryRate, scenarios, type FanoutScenario, type QueueScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
 import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
 
 const PROFILE_DIR_NAME = "bench/results/profiles";
@@ -111,7 +111,7 @@ function parseOptions(): Options {
 
 /** Both the generator and each server hold one descriptor per connection. */
 function checkFileDescriptorLimit(selected: Scenario[]) {
-  const needed = Math.max(...selected.map((s) => (s.kind === "fanout" ? s.subscribers : s.concurrency))) + FD_HEADROOM;
+  const needed = Math.max(...selected.map((s) => (s.kind === "fanout" ? s.subscribers : s.kind === "rest" ? s.concurrency : s.consumers))) + FD_HEADROOM;
   // Node raises its soft limit to the hard one at startup; children inherit what we have now.
   const limit = Number(execSync("ulimit -n", { encoding: "utf8", shell: "/bin/sh" }).trim());
   if (Number.isFinite(limit) && limit < needed) {
@@ -168,6 +168,8 @@ function restJob(scenario: RestScenario, target: RunningTarget, options: Options
 function hardTimeoutMs(job: LoadJob): number {
   const slack = REQUEST_TIMEOUT_MS + 15_000;
   if (job.kind === "rest") return job.warmupMs + job.durationMs + slack;
+  // plain, queued and steady publishing, the drain and the steady phase's drain
+  if (job.kind === "queue") return 3 * publishTimeLimitMs(job) + 2 * job.drainTimeoutMs + slack;
   // connect, settle, warm-up (bounded like connecting), publish, drain
   return job.connectTimeoutMs + job.settleMs + job.connectTimeoutMs + publishTimeLimitMs(job) + job.drainTimeoutMs + slack;
 }
@@ -295,8 +297,27 @@ function pickRound(roundRuns: readonly TargetRun[][], targets: readonly TargetNa
   });
 }
 
+function queueJob(scenario: QueueScenario, target: RunningTarget, options: Options): QueueJob {
+  return {
+    kind: "queue",
+    graphqlUrl: `${target.urls[0]}/graphql`,
+    secret: DEV_APP.secret,
+    publish: target.publish,
+    serverPids: target.pids,
+    channel: `bench-${scenario.name}`,
+    queues: scenario.queues,
+    messages: scenario.messages,
+    publishRate: scenario.publishRate,
+    pullBatch: scenario.pullBatch,
+    consumers: scenario.consumers,
+    drainTimeoutMs: options.quick ? 30_000 : 120_000,
+    redisUrl: options.redisUrl,
+  };
+}
+
 async function runTarget(scenario: Scenario, target: RunningTarget, options: Options): Promise<Pick<TargetRun, "result" | "unavailable">> {
   if (scenario.kind === "fanout") return { result: await runGenerator(fanoutJob(scenario, target, options), options) };
+  if (scenario.kind === "queue") return { result: await runGenerator(queueJob(scenario, target, options), options) };
   if (target.name === "herald") {
     const unavailable = await restRouteProblem(publishPathOf(scenario, target, target.pusher));
     if (unavailable) return { unavailable };
@@ -314,6 +335,9 @@ function describe(scenario: Scenario): string {
   if (scenario.kind === "rest") {
     const rounds = scenario.rounds > 1 ? `, ${scenario.rounds} rounds per server interleaved with the other's, the round with the median Herald ÷ bare ratio` : "";
     return `${scenario.description}; ${scenario.concurrency} connections for ${scenario.durationMs / 1000} s${rounds}`;
+  }
+  if (scenario.kind === "queue") {
+    return `${scenario.description}; ${scenario.messages.toLocaleString("en-US")} publishes per phase at ${scenario.publishRate}/s, ${scenario.consumers} pulls in flight`;
   }
   const shape = `${scenario.subscribers.toLocaleString("en-US")} subscribers over ${scenario.channels} channel(s)` +
     (scenario.instances > 1 ? ` on ${scenario.instances} instances` : "") +

@@ -83,7 +83,27 @@ export interface RestJob {
   readonly redisUrl: string;
 }
 
-export type LoadJob = FanoutJob | RestJob;
+/** The `queue` scenario: plain publishes, then publishes into pull queues, then pulls (see load.ts runQueue). */
+export interface QueueJob {
+  readonly kind: "queue";
+  /** Herald's GraphQL endpoint, and the app secret its queue operations need. */
+  readonly graphqlUrl: string;
+  readonly secret: string;
+  readonly publish: PublishPath;
+  readonly serverPids: readonly number[];
+  readonly channel: string;
+  readonly queues: number;
+  readonly messages: number;
+  readonly publishRate: number;
+  /** `max` of every pull. */
+  readonly pullBatch: number;
+  /** Pull requests in flight at once. */
+  readonly consumers: number;
+  readonly drainTimeoutMs: number;
+  readonly redisUrl: string;
+}
+
+export type LoadJob = FanoutJob | RestJob | QueueJob;
 
 /** Publishing may take this long: 3 × its nominal time (a saturated server slows it), plus 10 s. */
 export function publishTimeLimitMs(job: Pick<FanoutJob, "messages" | "publishRate">): number {
@@ -179,7 +199,38 @@ export interface RestResult {
   readonly roundsRequestsPerSecond?: readonly number[];
 }
 
-export type LoadResult = FanoutResult | RestResult;
+/** One measured phase of the queue scenario: publishes (or pulled messages) and what they cost. */
+export interface QueuePhase {
+  /** Publishes accepted (publish phases) or messages pulled (pull phases). */
+  readonly count: number;
+  readonly perSecond: number;
+  /** Server CPU-µs per publish (publish phases) or per pulled message (pull phases). */
+  readonly serverCpuMicros: number;
+  readonly redisCpuMicros: number;
+  readonly cpu: CpuFigures;
+}
+
+export interface QueueResult {
+  readonly kind: "queue";
+  readonly queues: number;
+  /** Publishes to a channel without queues. */
+  readonly plain: QueuePhase;
+  /** Publishes to the channel of `queues` queues, nobody pulling. */
+  readonly queued: QueuePhase;
+  /** Pulling everything `queued` left, in batches. */
+  readonly drain: QueuePhase;
+  /** Publishing while consumers pull, then pulling what is left: publishes, and the CPU of both. */
+  readonly steady: QueuePhase;
+  readonly pullRequests: number;
+  /** Redis `used_memory` growth over the queued phase ÷ messages then queued (publishes × queues). */
+  readonly redisBytesPerQueuedMessage: number;
+  /** Messages expected in the queues but never pulled, and pulled more than once (both phases). */
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly notes: readonly string[];
+}
+
+export type LoadResult = FanoutResult | RestResult | QueueResult;
 
 /** Messages from the generator to the runner. */
 export type GeneratorMessage =

@@ -1,4 +1,4 @@
-import type { CpuFigures, FanoutResult, LoadResult, RestResult } from "./jobs.ts";
+import type { CpuFigures, FanoutResult, LoadResult, QueueResult, RestResult } from "./jobs.ts";
 import { offeredDeliveryRate, type Scenario } from "./scenarios.ts";
 import { TARGET_LABELS, type TargetName } from "./targets.ts";
 
@@ -54,6 +54,21 @@ const REST_METRICS: Metric[] = [
   { label: "latency p99 ms", better: "lower", value: (r) => rest(r)?.latencyMs.p99 },
 ];
 
+const queue = (r: LoadResult): QueueResult | undefined => (r.kind === "queue" ? r : undefined);
+
+/** Pull queues: what queues add to a publish (against a plain one in the same run), pulling, and Redis memory. */
+const QUEUE_METRICS: Metric[] = [
+  { label: "publish server CPU-µs, 100 queues", better: "lower", headline: true, value: (r) => queue(r)?.queued.serverCpuMicros },
+  { label: "publish server CPU-µs, no queue", better: "lower", value: (r) => queue(r)?.plain.serverCpuMicros },
+  { label: "publish Redis CPU-µs, 100 queues", better: "lower", value: (r) => queue(r)?.queued.redisCpuMicros },
+  { label: "publish Redis CPU-µs, no queue", better: "lower", value: (r) => queue(r)?.plain.redisCpuMicros },
+  { label: "pulled messages / s", better: "higher", value: (r) => queue(r)?.drain.perSecond },
+  { label: "pulled messages / server CPU-s", better: "higher", value: (r) => queue(r) && 1e6 / queue(r)!.drain.serverCpuMicros },
+  { label: "Redis bytes / queued message", better: "lower", value: (r) => queue(r)?.redisBytesPerQueuedMessage },
+  { label: "publishes / s while pulling", better: "higher", value: (r) => queue(r)?.steady.perSecond },
+  { label: "lost, duplicated", better: "none", value: (r) => queue(r) && queue(r)!.lost + queue(r)!.duplicates },
+];
+
 const backpressure = (r: LoadResult) => delivery(r)?.backpressure;
 
 /** Slow consumers: the server's memory (the headline), who was dropped, and everyone else's latency. */
@@ -77,6 +92,7 @@ const BACKPRESSURE_METRICS: Metric[] = [
 
 function metricsOf(scenario: Scenario): Metric[] {
   if (scenario.kind === "rest") return REST_METRICS;
+  if (scenario.kind === "queue") return QUEUE_METRICS;
   if (scenario.focus === "backpressure") return BACKPRESSURE_METRICS;
   return scenario.focus === "memory" ? IDLE_METRICS : deliveryMetrics(scenario.focus);
 }
@@ -281,7 +297,8 @@ const BUSY_MACHINE_SHARE = 0.2;
 
 /** A warning when the rest of the machine was busy during a run's measurement, else undefined. */
 export function busyMachineWarning(run: TargetRun): string | undefined {
-  const cpu = run.result?.kind === "rest" ? run.result.cpu : run.result?.delivery?.cpu;
+  const r = run.result;
+  const cpu = r?.kind === "rest" ? r.cpu : r?.kind === "queue" ? r.queued.cpu : r?.delivery?.cpu;
   if (!cpu || cpu.otherCpuSeconds <= BUSY_MACHINE_SHARE * cpu.wallSeconds) return undefined;
   const share = Math.round((100 * cpu.otherCpuSeconds) / cpu.wallSeconds);
   return `other processes used ${cpu.otherCpuSeconds.toFixed(1)} CPU-s (${share} % of a core) during the measurement: figures are skewed, rerun on a quiet machine`;
@@ -307,6 +324,15 @@ export function summarize(run: TargetRun): string {
   if (r.kind === "rest") {
     const rounds = r.roundsRequestsPerSecond ? ` (rounds: ${r.roundsRequestsPerSecond.map(formatNumber).join(", ")} req/s)` : "";
     return `${label} ${formatNumber(r.requestsPerSecond)} req/s, ${formatNumber(r.requestsPerCpuSecond)} req/CPU-s, p99 ${formatNumber(r.latencyMs.p99)} ms, ${cpuText(r.cpu)} ${took}${rounds}`;
+  }
+  if (r.kind === "queue") {
+    return (
+      `${label} publish ${formatNumber(r.plain.serverCpuMicros)} → ${formatNumber(r.queued.serverCpuMicros)} server CPU-µs ` +
+      `(Redis ${formatNumber(r.plain.redisCpuMicros)} → ${formatNumber(r.queued.redisCpuMicros)}) without → with ${r.queues} queues, ` +
+      `${formatNumber(r.queued.perSecond)} publishes/s; pulled ${formatNumber(r.drain.perSecond)} messages/s in ${r.pullRequests} pulls; ` +
+      `${formatNumber(r.redisBytesPerQueuedMessage)} Redis bytes/queued message; while pulling ${formatNumber(r.steady.perSecond)} publishes/s; ` +
+      `lost ${r.lost}, duplicated ${r.duplicates}; ${cpuText(r.queued.cpu)} ${took}`
+    );
   }
   if (!r.delivery) {
     return `${label} ${formatNumber(r.memory.perConnectionKb)} KB/connection, connect p50 ${formatNumber(r.connect.perSubscriberMs.p50)} ms, ${r.connect.failed} failed ${took}`;

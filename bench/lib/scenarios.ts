@@ -61,7 +61,25 @@ export interface RestScenario {
   readonly partOf?: string;
 }
 
-export type Scenario = FanoutScenario | RestScenario;
+export interface QueueScenario {
+  readonly kind: "queue";
+  readonly name: string;
+  readonly description: string;
+  readonly targets: readonly TargetName[];
+  readonly queues: number;
+  /** Publishes per phase. */
+  readonly messages: number;
+  readonly publishRate: number;
+  readonly pullBatch: number;
+  readonly consumers: number;
+  readonly heraldEnv?: Readonly<Record<string, string>>;
+  /** As the other kinds have them (grip-publish's), never set here. */
+  readonly heraldPublish?: undefined;
+  readonly reference?: TargetName;
+  readonly partOf?: string;
+}
+
+export type Scenario = FanoutScenario | RestScenario | QueueScenario;
 
 const FANOUT_TARGETS: readonly TargetName[] = ["herald", "limit", "peer"];
 const REST_TARGETS: readonly TargetName[] = ["herald", "rest-baseline"];
@@ -209,6 +227,18 @@ export function scenarios(quick: boolean): Scenario[] {
       targets: FANOUT_TARGETS,
       ...broadcastLoad,
       instances: 2,
+    },
+    {
+      kind: "queue",
+      name: "queue",
+      description:
+        "pull queues: publishes to a channel without queues, then to one with 100 queues (nobody pulling), then consumers pulling it all in batches of 50, then publishing while they pull",
+      targets: ["herald"],
+      queues: 100,
+      messages: size(3_000, 200),
+      publishRate: size(1_000, 200),
+      pullBatch: 50,
+      consumers: 8,
     },
   ];
 }
