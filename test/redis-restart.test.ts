@@ -114,7 +114,8 @@ describe("live subscribers across Redis restarts", () => {
           const unexplained = missing.filter(([, at]) => !kills.some((kill) => Math.abs(at - kill) < 1_000));
           expect(unexplained, `subscriber ${n}: acknowledged away from any restart, not delivered`).toEqual([]);
         }
-        expect(acked.size).toBeGreaterThan(100);
+        // Enough was published across the restarts for the checks above to mean something.
+        expect(acked.size).toBeGreaterThan(40);
       } finally {
         await Promise.all(sockets.map((ws) => ws.dispose()));
         await Promise.all(servers.map((s) => s.close().catch(() => {})));
