@@ -14,7 +14,9 @@ import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
 import { rateLimiter } from "./core/rate-limit.ts";
+import { Gauge } from "prom-client";
 import { consoleRoutes } from "./transport/console.ts";
+import { createMetrics } from "./transport/metrics.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
@@ -43,11 +45,18 @@ export interface Herald {
 /** The composition root: config in, a ready-to-listen server out. */
 export async function createHerald(config: Config, deps: HeraldDeps = {}): Promise<Herald> {
   const logger = deps.logger ?? createLogger(config);
-  const engine = deps.engine ?? (await createEngine(config, (error) => logger.error({ err: error }, "engine error")));
+  let countEngineError = () => {};
+  const engine =
+    deps.engine ??
+    (await createEngine(config, (error) => {
+      countEngineError();
+      logger.error({ err: error }, "engine error");
+    }));
   const core = createHeraldCore({ config, engine, onError: (error) => logger.error({ err: error }, "background work failed") });
   await core.start();
   // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
-  const maskError = maskGraphQLError(logger);
+  countEngineError = () => core.stats.countError("engine", "INTERNAL_SERVER_ERROR");
+  const maskError = maskGraphQLError(logger, (code) => core.stats.countError("graphql", code));
   // One set of document bounds for every GraphQL lane.
   const documents = createDocumentPolicy(schema, documentLimitsOf(config));
   const yoga = createHeraldYoga({
@@ -81,6 +90,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxBodyBytes: config.maxRequestBytes,
     maxJsonDepth: config.limits.maxJsonDepth,
     onServerError: (error, route) => logger.error({ err: error, route: `${route.method} ${route.path}` }, "REST route failed"),
+    onError: (code) => core.stats.countError("rest", code),
   });
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void> = {
@@ -96,30 +106,10 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       }
     },
     // Prometheus text format; per instance (sum over instances for the service).
-    "/metrics": (_req, res) => {
-      const lines = [
-        "# HELP herald_connections Open client connections (WebSocket and SSE) on this instance.",
-        "# TYPE herald_connections gauge",
-        ...config.apps.map((app) => `herald_connections{app="${app.id}"} ${core.connectionCount(app.id)}`),
-        "# HELP herald_slow_consumer_disconnects_total WebSockets closed with 4032 because they read too slowly.",
-        "# TYPE herald_slow_consumer_disconnects_total counter",
-        `herald_slow_consumer_disconnects_total ${ws.slowConsumerDisconnects}`,
-        "# HELP herald_grip_subscribers GRIP subscriber endpoints open now on this instance (/grip/stream, /grip/poll, /grip/ws).",
-        "# TYPE herald_grip_subscribers gauge",
-        ...Object.entries(grip.open).map(([endpoint, count]) => `herald_grip_subscribers{endpoint="${endpoint}"} ${count}`),
-        "# HELP herald_grip_slow_consumer_disconnects_total GRIP subscribers dropped because they read too slowly.",
-        "# TYPE herald_grip_slow_consumer_disconnects_total counter",
-        `herald_grip_slow_consumer_disconnects_total ${grip.slowConsumerDisconnects}`,
-        "# HELP herald_graphql_http_requests_total GraphQL POSTs from backends, by who executed them: the direct lane, or Yoga after the lane read them.",
-        "# TYPE herald_graphql_http_requests_total counter",
-        `herald_graphql_http_requests_total{path="direct"} ${graphqlHttp.counts.direct}`,
-        `herald_graphql_http_requests_total{path="yoga"} ${graphqlHttp.counts.handedToYoga}`,
-        "# HELP herald_process_resident_memory_bytes Resident set size of this process.",
-        "# TYPE herald_process_resident_memory_bytes gauge",
-        `herald_process_resident_memory_bytes ${process.memoryUsage.rss()}`,
-      ];
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      res.end(lines.join("\n") + "\n");
+    "/metrics": async (_req, res) => {
+      const text = await metrics.render();
+      res.writeHead(200, { "content-type": metrics.contentType });
+      res.end(text);
     },
   };
 
@@ -158,6 +148,31 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     config: config.grip,
     maxSocketBufferBytes: config.maxSocketBufferBytes,
     maxMessageBytes: config.maxWebSocketMessageBytes,
+  });
+  const metrics = createMetrics({
+    core,
+    engine,
+    slowConsumerDisconnects: () => ws.slowConsumerDisconnects,
+    graphqlHttpCounts: () => graphqlHttp.counts,
+    more: (registry) => {
+      new Gauge({
+        name: "herald_grip_subscribers",
+        help: "GRIP subscriber endpoints open now on this instance (/grip/stream, /grip/poll, /grip/ws).",
+        labelNames: ["endpoint"],
+        registers: [registry],
+        collect() {
+          for (const [endpoint, count] of Object.entries(grip.open)) this.set({ endpoint }, count);
+        },
+      });
+      new Gauge({
+        name: "herald_grip_slow_consumer_disconnects_total",
+        help: "GRIP subscribers dropped because they read too slowly.",
+        registers: [registry],
+        collect() {
+          this.set(grip.slowConsumerDisconnects);
+        },
+      });
+    },
   });
   server.on("upgrade", (req, socket, head) => {
     if (grip.upgrade(req, socket, head)) return;

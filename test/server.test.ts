@@ -32,14 +32,36 @@ describe("operational endpoints and GraphiQL", () => {
     expect(html).toMatch(/graphiql/i);
   });
 
-  it("serves Prometheus metrics that follow the connections", async () => {
-    const read = async () => (await (await fetch(`${server.url}/metrics`)).text()).match(/herald_connections\{app="one"\} (\d+)/)![1];
-    expect(await read()).toBe("0");
+  it("serves Prometheus metrics that follow connections, subscriptions, publishes, deliveries and errors", async () => {
+    const metrics = async () => (await (await fetch(`${server.url}/metrics`)).text());
+    const value = (text: string, series: string) => {
+      const escaped = series.replace(/[{}"=,]/g, (c) => `\\${c}`);
+      const match = new RegExp(`^${escaped} (\\S+)$`, "m").exec(text);
+      return match ? Number(match[1]) : undefined;
+    };
+    const before = await metrics();
+    expect(value(before, 'herald_connections{app="one",transport="ws"}')).toBe(0);
+    expect(before).toMatch(/^process_cpu_user_seconds_total /m); // prom-client's default series
+    expect(before).toMatch(/^herald_slow_consumer_disconnects_total 0$/m);
+    const publishedBefore = value(before, 'herald_publishes_total{app="one",surface="graphql"}') ?? 0;
+    const deliveredBefore = value(before, 'herald_deliveries_total{app="one",transport="ws"}') ?? 0;
+    const refusedBefore = value(before, 'herald_errors_total{surface="graphql",code="UNAUTHENTICATED"}') ?? 0;
+
     const ws = connectWs(server);
     await ws.ack;
-    expect(await read()).toBe("1");
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    expect(text).toMatch(/^herald_slow_consumer_disconnects_total 0$/m);
+    const sub = subscribeChannel(ws, "metered");
+    await sub.subscribed;
+    for (let i = 0; i < 3; i++) await gql(server, PublishDocument, { input: { channels: ["metered"], data: i } });
+    await sub.messages(3);
+    await gql(server, PublishDocument, { input: { channels: ["metered"] } }, null); // refused: no credentials
+    const after = await metrics();
+    expect(value(after, 'herald_connections{app="one",transport="ws"}')).toBe(1);
+    expect(value(after, 'herald_subscriptions{app="one",transport="ws"}')).toBe(1);
+    expect(value(after, 'herald_publishes_total{app="one",surface="graphql"}')).toBe(publishedBefore + 3);
+    expect(value(after, 'herald_deliveries_total{app="one",transport="ws"}')).toBe(deliveredBefore + 3);
+    expect(value(after, 'herald_errors_total{surface="graphql",code="UNAUTHENTICATED"}')).toBe(refusedBefore + 1);
+    // The first delivery of each 64 is timed.
+    expect(value(after, 'herald_publish_to_delivery_seconds_count{transport="ws"}')).toBeGreaterThanOrEqual(1);
     await ws.dispose();
   });
 

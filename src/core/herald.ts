@@ -3,7 +3,8 @@ import type { Engine, StreamPosition } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
-import { createPublisher } from "./publish.ts";
+import { createPublisher, type Publisher } from "./publish.ts";
+import { CoreStats } from "./stats.ts";
 import { createPrevIdOrder } from "./prev-id.ts";
 import { createQueues } from "./queues.ts";
 import { rateLimiter } from "./rate-limit.ts";
@@ -70,6 +71,10 @@ export interface HeraldCore {
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
+  /** Connections and their subscriptions open now, by app and transport (for `/metrics`). */
+  connectionStats(): { app: string; transport: string; connections: number; subscriptions: number }[];
+  /** Publishes and deliveries counted so far (for `/metrics`). */
+  readonly stats: CoreStats;
   /** Starts listening for cross-instance control messages (user termination). */
   start(): Promise<void>;
   /**
@@ -127,8 +132,18 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     countsFor: channelInfo,
     prevIdOrder: createPrevIdOrder({ engine, waitMs: config.grip.prevIdWaitMs }),
   });
-  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError });
-  const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
+  const stats = new CoreStats();
+  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError, stats });
+  // A schedule's runs are publishes too, counted under their own surface.
+  const schedulePublisher: Publisher = {
+    ...publisher,
+    async deliver(app, events, options) {
+      const results = await publisher.deliver(app, events, options);
+      stats.countPublishes(app.id, "schedule", results.filter((r) => !r.duplicate).length);
+      return results;
+    },
+  };
+  const scheduleDeps = { store: engine.schedules, publisher: schedulePublisher, retainSeconds: config.messageStatusTtlSeconds, now };
   const scheduler = createScheduler({ ...scheduleDeps, config: config.schedules, limits });
   const scheduleRunner = createScheduleRunner({ ...scheduleDeps, apps: apps.all, config: config.schedules, onError });
   const queues = createQueues({ store: engine.queues, limits, config: config.queues });
@@ -170,12 +185,15 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       assertOpen();
       const app = backendApp(caller);
       const [result] = await publisher.deliverInOrder(app, [publisher.prepare(input, options)]);
+      if (!result!.duplicate) stats.countPublishes(app.id, options.surface ?? "graphql", 1);
       return result!;
     },
     async triggerBatch(caller, inputs, options = {}) {
       assertOpen();
       const app = backendApp(caller);
-      return publisher.deliverInOrder(app, publisher.prepareBatch(inputs, options));
+      const results = await publisher.deliverInOrder(app, publisher.prepareBatch(inputs, options));
+      stats.countPublishes(app.id, options.surface ?? "graphql", results.filter((r) => !r.duplicate).length);
+      return results;
     },
     async channel(caller, name) {
       const app = backendApp(caller);
@@ -267,6 +285,18 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       return subscribe(caller, args);
     },
     connectionCount: (appId) => connections.count(appId),
+    connectionStats() {
+      const byKey = new Map<string, { app: string; transport: string; connections: number; subscriptions: number }>();
+      for (const connection of connections.all()) {
+        const key = `${connection.app.id}\u0000${connection.transport}`;
+        let entry = byKey.get(key);
+        if (!entry) byKey.set(key, (entry = { app: connection.app.id, transport: connection.transport, connections: 0, subscriptions: 0 }));
+        entry.connections++;
+        entry.subscriptions += connection.subscriptions.size;
+      }
+      return [...byKey.values()];
+    },
+    stats,
     async start() {
       scheduleRunner.start();
       for (const app of apps.all) {

@@ -6,6 +6,7 @@ import type { ConnectionRegistry, LiveConnection } from "./connections.ts";
 import { authorizeChannel, type ChannelAccess, type Member } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { parseSelector, type Selector } from "./selector.ts";
+import { LATENCY_SAMPLE_EVERY, type Cell, type CoreStats } from "./stats.ts";
 import { BoundedQueue } from "./subscriber-queue.ts";
 import type { Caller, ChannelEvent, Presence, SubscribeArgs, SubscriptionStream } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
@@ -18,6 +19,8 @@ export interface SubscribeDeps {
   /** Messages a resume may replay (the engine keeps no more). */
   historySize: number;
   onError(error: unknown): void;
+  /** Where deliveries are counted (and their latency sampled). */
+  stats: CoreStats;
 }
 
 export type Subscribe = (caller: Caller, args: SubscribeArgs) => Promise<SubscriptionStream>;
@@ -126,6 +129,8 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
   #epoch: string | undefined;
   /** Live messages (and losses) wait here until SUBSCRIBED (and, on a resume, the replayed history) went first. */
   #pending: (ChannelMessage | Lost)[] | undefined = [];
+  /** The app's and transport's delivery counter (shared by their subscriptions). */
+  readonly #delivered: Cell;
 
   constructor(
     deps: SubscribeDeps,
@@ -149,6 +154,7 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
     this.#member = init.member;
     this.#offset = init.since?.offset ?? 0;
     this.#epoch = init.since?.epoch;
+    this.#delivered = deps.stats.deliveryCell(init.app.id, init.connection.transport);
   }
 
   get position() {
@@ -199,6 +205,12 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
     if (message.expiresAt !== undefined && isExpired(message, Date.now())) return;
     if (this.#selector && !message.kind && !this.#selector.matches(message.headers)) return;
     this.push(messageEvent(message));
+    if (++this.#delivered.n % LATENCY_SAMPLE_EVERY === 1) this.#sampleLatency(message);
+  }
+
+  #sampleLatency(message: ChannelMessage) {
+    const observe = this.#deps.stats.onLatencySample;
+    if (observe) observe(this.#connection.transport, Math.max(0, Date.now() - Date.parse(message.publishedAt)) / 1000);
   }
 
   /** Delivers what arrived while subscribing, then every message as it comes. */

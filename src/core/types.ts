@@ -75,6 +75,8 @@ export interface PublishOptions {
   readonly maxBatchSize?: number;
   /** What a batch's errors call one of its events (`Event 2: …`; GRIP says `Item`). */
   readonly itemLabel?: string;
+  /** The API the publish came through, for `herald_publishes_total{surface}` (default `graphql`). */
+  readonly surface?: string;
 }
 
 export interface Presence {

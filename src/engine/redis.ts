@@ -224,10 +224,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     return Promise.all(writes);
   }
   let publisherDropped = false;
+  const stats = { reconnects: 0 };
   publisher.on("close", () => (publisherDropped = true));
   publisher.on("ready", () => {
     if (!publisherDropped || closed) return;
     publisherDropped = false;
+    stats.reconnects++;
     reassert().catch(onError);
   });
 
@@ -255,6 +257,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
   return withUnavailable({
     kind: "redis",
+    stats,
     presence: withUnavailable(presence),
     schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
     queues: withUnavailable(createRedisQueues(publisher, { ...options.queues, prefix, onError, now })),

@@ -228,6 +228,8 @@ export interface Engine {
   readonly schedules: ScheduleStore;
   /** Durable pull queues, appended to by `publish` (guarantees in queue-types.ts). */
   readonly queues: QueueStore;
+  /** Redis: how often the connection to Redis came back after it dropped (for `/metrics`). */
+  readonly stats?: { readonly reconnects: number };
 
   /**
    * Appends each message to its channel's history (unless `options.history` is false), sets its

@@ -54,6 +54,8 @@ export interface RestRouterOptions {
   maxJsonDepth: number;
   /** A failure answered with a 5xx: for the log. */
   onServerError(error: unknown, route: RestRoute): void;
+  /** Every failure answered, by Herald's error code (for `/metrics`). */
+  onError?(code: string): void;
 }
 
 interface CompiledRoute {
@@ -116,6 +118,7 @@ export function createRestRouter(routes: readonly RestRoute[], options: RestRout
       response = await route.handle({ method: req.method!, path: url.pathname, params, query: url.searchParams, headers: req.headers, rawBody });
     } catch (error) {
       response = route.errorResponse(error);
+      options.onError?.(error instanceof HeraldError ? error.code : ErrorCode.Internal);
       if (response.status >= 500) options.onServerError(error, route);
       // A rate-limited caller learns when to retry, whatever the vendor's body says.
       const retryAfter = error instanceof HeraldError ? error.details.retryAfterSeconds : undefined;

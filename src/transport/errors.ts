@@ -8,8 +8,14 @@ import { ErrorCode, HeraldError, httpStatusOf } from "../errors.ts";
  * graphql-js made (syntax, validation, variables) passes as it is; anything else is logged and
  * masked as INTERNAL_SERVER_ERROR.
  */
-export function maskGraphQLError(logger: Logger) {
+export function maskGraphQLError(logger: Logger, count: (code: string) => void = () => {}) {
   return (error: unknown): Error => {
+    const masked = mask(error);
+    count(String(masked instanceof GraphQLError ? (masked.extensions.code ?? ErrorCode.Internal) : ErrorCode.Internal));
+    return masked;
+  };
+
+  function mask(error: unknown): Error {
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
     const at = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
     if (original instanceof HeraldError) {
@@ -31,7 +37,7 @@ export function maskGraphQLError(logger: Logger) {
     }
     logger.error({ err: original }, "unexpected error in a resolver");
     return new GraphQLError("Unexpected error.", { ...at, extensions: { code: ErrorCode.Internal } });
-  };
+  }
 }
 
 /** The HTTP status of a Herald error, and when to retry one that is rate-limited. */

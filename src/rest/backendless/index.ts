@@ -84,7 +84,7 @@ export function useBackendlessApi({ core }: BackendlessApiDeps): RestRoute[] {
       };
       const timing = { publishAt: timeOf(body.publishAt), repeatEvery: secondsOf(body.repeatEvery), repeatExpiresAt: timeOf(body.repeatExpiresAt) };
       if (timing.publishAt === undefined && timing.repeatEvery === undefined && timing.repeatExpiresAt === undefined) {
-        const result = await core.publish(caller, input);
+        const result = await core.publish(caller, input, { surface: "backendless" });
         return { status: statusWord.PUBLISHED, messageId: result.id };
       }
       const status = await core.schedule(caller, { ...input, ...timing });

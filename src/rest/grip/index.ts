@@ -23,7 +23,7 @@ export interface GripApiDeps {
 type BackendCaller = Extract<Caller, { role: "backend" }>;
 
 export function useGripApi({ core, config }: GripApiDeps): RestRoute[] {
-  const publishOptions = { maxBatchSize: config.grip.maxItemsPerPublish, itemLabel: "Item" };
+  const publishOptions = { maxBatchSize: config.grip.maxItemsPerPublish, itemLabel: "Item", surface: "grip" };
 
   /** The credentials' app, enabled, and (on a service path) the app the service id names. */
   function authenticate(request: RestRequest): BackendCaller {

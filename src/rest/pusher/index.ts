@@ -38,7 +38,7 @@ type Handler = (request: RestRequest, caller: BackendCaller) => Promise<unknown>
 const MAX_CHANNELS_LISTED = 1000;
 
 export function usePusherApi({ core, config }: PusherApiDeps): RestRoute[] {
-  const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes };
+  const publishOptions = { maxPayloadBytes: config.pusher.maxPayloadBytes, surface: "pusher" };
 
   /** Pusher's signature, then the key's app must be the app in the path and enabled. */
   function authenticate(request: RestRequest): BackendCaller {

@@ -53,7 +53,7 @@ export function useZatoApi({ core }: ZatoApiDeps): RestRoute[] {
       const { data, mimeType, priority, expiresIn, id } = parsePublish(request);
       // Sent values as they came (numbers or not): the core refuses anything but its rules allow.
       const input = { channels: [topic], data, mimeType, priority: priority as number, expiresIn: expiresIn as number, id, publisherId: caller.user };
-      const result = await core.publish(caller, input);
+      const result = await core.publish(caller, input, { surface: "zato" });
       return { msg_id: result.id };
     }),
 
