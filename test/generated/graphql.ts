@@ -35,6 +35,34 @@ export type GripAction =
   /** Deliver the content. */
   | 'SEND';
 
+/** GRIP `http-response`: the answer a long-polling client gets (`body` or `bodyBase64`). */
+export type HttpResponseFormatInput = {
+  body?: string | null | undefined;
+  /** The body's bytes, base64 (GRIP `body-bin`). */
+  bodyBase64?: string | null | undefined;
+  /** HTTP status; 200 when absent. */
+  code?: number | null | undefined;
+  /** String → string map. */
+  headers?: unknown;
+  reason?: string | null | undefined;
+};
+
+/** GRIP `http-stream`: content for streaming HTTP clients (`content` or `contentBase64`). */
+export type HttpStreamFormatInput = {
+  /** SEND (default), CLOSE or HINT. */
+  action?: GripAction | null | undefined;
+  content?: string | null | undefined;
+  /** The content's bytes, base64 (GRIP `content-bin`). */
+  contentBase64?: string | null | undefined;
+};
+
+/** GRIP formats to publish with, as a Fanout / GRIP item carries them; without `data`, `data` is derived from them. */
+export type MessageFormatsInput = {
+  httpResponse?: HttpResponseFormatInput | null | undefined;
+  httpStream?: HttpStreamFormatInput | null | undefined;
+  wsMessage?: WsMessageFormatInput | null | undefined;
+};
+
 export type MessageStatusCode =
   /** A schedule cancelled with `cancelScheduled`; no run follows. */
   | 'CANCELLED'
@@ -56,12 +84,16 @@ export type PublishInput = {
   event?: string | null | undefined;
   /** A connection's socketId that must not receive this event. */
   excludeSocketId?: string | null | undefined;
+  /** GRIP formats, for GRIP subscribers (/grip/*) and `ChannelEvent.formats`. */
+  formats?: MessageFormatsInput | null | undefined;
   /** String → string map; subscribers' selectors filter on it. */
   headers?: unknown;
   /** Message id; generated when absent. */
   id?: string | number | null | undefined;
   /** Counts to return per channel. */
   info?: Array<ChannelInfoField> | null | undefined;
+  /** GRIP ordering: published once the message with this id was published on the channels (or HERALD_GRIP_PREV_ID_WAIT_MS passed). */
+  prevId?: string | number | null | undefined;
   publisherId?: string | null | undefined;
 };
 
@@ -83,6 +115,17 @@ export type ScheduleInput = {
   repeatEvery?: number | null | undefined;
   /** No run after this time; needs `repeatEvery`, not before `publishAt`. */
   repeatExpiresAt?: string | null | undefined;
+};
+
+/** GRIP `ws-message`: a WebSocket message (`content` or `contentBase64`). */
+export type WsMessageFormatInput = {
+  /** SEND (default) or CLOSE (CLOSE with `code`). */
+  action?: GripAction | null | undefined;
+  /** Close code of CLOSE. */
+  code?: number | null | undefined;
+  content?: string | null | undefined;
+  /** The content's bytes, base64 (GRIP `content-bin`): a binary frame. */
+  contentBase64?: string | null | undefined;
 };
 
 export type ChannelQueryVariables = Exact<{
