@@ -160,6 +160,23 @@ describe.each(ENGINES)("GRIP / Fastly Fanout publish ($name engine)", ({ redis, 
     });
   });
 
+  describe.skipIf(skip)("the GraphQL twin", () => {
+    it("publish takes formats and prevId too, and derives data the same way", async () => {
+      const sub = await subscribe("graphql-formats");
+      const mutation = "mutation ($input: PublishInput!) { publish(input: $input) { id } }";
+      const first = await gql(server, mutation, { input: { channels: ["graphql-formats"], id: "gq-1", formats: { wsMessage: { contentBase64: Buffer.from("[1]").toString("base64") } } } });
+      expect(first.errors).toBeUndefined();
+      await gql(server, mutation, {
+        input: { channels: ["graphql-formats"], id: "gq-2", prevId: "gq-1", formats: { httpResponse: { code: 202, body: "ok", headers: { "X-A": "b" } }, httpStream: { action: "CLOSE" } } },
+      });
+      const [one, two] = await sub.messages(2);
+      expect(one).toMatchObject({ id: "gq-1", data: [1], formats: { wsMessage: { content: "[1]", action: "SEND" } } });
+      expect(two).toMatchObject({ prevId: "gq-1", data: "ok", formats: { httpResponse: { code: 202, headers: { "X-A": "b" } }, httpStream: { action: "CLOSE", content: "" } } });
+      const bad = await gql(server, mutation, { input: { channels: ["graphql-formats"], formats: { httpStream: { contentBase64: "%%" } } } });
+      expect(bad.errors?.[0]).toMatchObject({ message: "Invalid format: http-stream content-bin must be base64", extensions: { code: "BAD_REQUEST" } });
+    });
+  });
+
   describe.skipIf(skip)("with the fastly client's PublishApi", () => {
     it("publishes with Fastly-Key auth to the service id", async () => {
       const sub = await subscribe("fastly-api", FANOUT_APP);

@@ -3,7 +3,7 @@ import WebSocket from "ws";
 import { describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { ChannelDocument, PublishDocument } from "./generated/graphql.ts";
-import { APP_OFF, APP_ONE, gql, sleep, useHerald, type TestServer } from "./helpers/herald.ts";
+import { APP_OFF, APP_ONE, gql, sleep, startHerald, useHerald, type TestServer } from "./helpers/herald.ts";
 import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
 import { eventually } from "./helpers/wait.ts";
 
@@ -209,5 +209,22 @@ describe("GRIP stream keep-alive", () => {
     await until(() => stream.text().length >= 1, "a keep-alive", 5_000);
     expect(stream.text()).toMatch(/^\n+$/);
     stream.close();
+  });
+});
+
+describe("GRIP endpoints at shutdown", () => {
+  it("end streams, answer polls 204 and close WebSockets with 1001, and the server closes", async () => {
+    const server = await startHerald({ env: { HERALD_GRIP_KEEPALIVE_SECONDS: "0" } });
+    const query = `key=${APP_ONE.key}`;
+    const stream = await openStream(`${server.url}/grip/stream/bye?${query}`);
+    const poll = fetch(`${server.url}/grip/poll/bye?${query}`);
+    const ws = openWs(`${server.url.replace("http", "ws")}/grip/ws/bye?${query}`);
+    expect(await ws.opened).toBe(101);
+    await subscriptions(server, "bye", 3);
+    await server.close();
+    await stream.done;
+    expect(stream.ended).toBe(true);
+    expect((await poll).status).toBe(204);
+    expect((await ws.closed).code).toBe(1001);
   });
 });

@@ -1,7 +1,6 @@
 import type { App } from "../config.ts";
 import type { QueueRecord } from "../engine/queue-types.ts";
 import type { ChannelMessage, MessageStatusCode, MessageStatusRecord, StreamPosition } from "../engine/types.ts";
-import type { HeraldError } from "../errors.ts";
 import type { SubscriberClaims } from "./auth-tokens.ts";
 import type { ChannelGrant, Member } from "./channel-auth.ts";
 import type { SubscriberQueue } from "./subscriber-queue.ts";

@@ -1,5 +1,7 @@
 import type { PublishResult } from "../core/types.ts";
+import type { PublishInput } from "../core/types.ts";
 import { builder } from "./builder.ts";
+import { formatsInputOf, MessageFormatsInputRef } from "./formats.ts";
 
 const ChannelInfoField = builder.enumType("ChannelInfoField", {
   description: "Counts a publish may return per channel.",
@@ -29,8 +31,16 @@ export const PublishInputRef = builder.inputType("PublishInput", {
     ...messageFields(t, "Message id; generated when absent."),
     excludeSocketId: t.string({ description: "A connection's socketId that must not receive this event." }),
     info: t.field({ type: [ChannelInfoField], description: "Counts to return per channel." }),
+    formats: t.field({ type: MessageFormatsInputRef, description: "GRIP formats, for GRIP subscribers (/grip/*) and `ChannelEvent.formats`." }),
+    prevId: t.id({ description: "GRIP ordering: published once the message with this id was published on the channels (or HERALD_GRIP_PREV_ID_WAIT_MS passed)." }),
   }),
 });
+
+/** The core's input from GraphQL's (formats renamed; the rest as it is). */
+function publishInputOf(input: typeof PublishInputRef.$inferInput): PublishInput {
+  const { formats, ...rest } = input;
+  return formats == null ? rest : { ...rest, formats: formatsInputOf(formats as never) };
+}
 
 const ChannelPublishInfo = builder
   .objectRef<PublishResult["channels"][number]>("ChannelPublishInfo")
@@ -65,12 +75,12 @@ builder.mutationFields((t) => ({
     type: PublishResultRef,
     description: "Publish one event to 1..100 channels (needs the app secret).",
     args: { input: t.arg({ type: PublishInputRef, required: true }) },
-    resolve: (_root, { input }, { herald, caller }) => herald.publish(caller, input),
+    resolve: (_root, { input }, { herald, caller }) => herald.publish(caller, publishInputOf(input)),
   }),
   triggerBatch: t.field({
     type: BatchResultRef,
     description: "Publish 1..10 events; if any is invalid, none is published (needs the app secret).",
     args: { events: t.arg({ type: [PublishInputRef], required: true }) },
-    resolve: async (_root, { events }, { herald, caller }) => ({ results: await herald.triggerBatch(caller, events) }),
+    resolve: async (_root, { events }, { herald, caller }) => ({ results: await herald.triggerBatch(caller, events.map(publishInputOf)) }),
   }),
 }));

@@ -35,6 +35,8 @@ export interface GripEndpointsOptions {
   maxSocketBufferBytes: number;
   /** Largest message a WebSocket client may send (it has nothing to say; the bound still holds). */
   maxMessageBytes: number;
+  /** Interval of WebSocket pings; a socket that missed one pong is closed (as on graphql-ws). */
+  pingIntervalMs?: number;
 }
 
 export interface GripEndpoints {
@@ -54,8 +56,28 @@ type Endpoint = "stream" | "poll" | "ws";
 
 const PATH = /^\/grip\/(stream|poll|ws)\/([^/]+)$/;
 
-export function useGripEndpoints({ herald, logger, config, maxSocketBufferBytes, maxMessageBytes }: GripEndpointsOptions): GripEndpoints {
+export function useGripEndpoints({
+  herald,
+  logger,
+  config,
+  maxSocketBufferBytes,
+  maxMessageBytes,
+  pingIntervalMs = 30_000, // 30 seconds
+}: GripEndpointsOptions): GripEndpoints {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
+  // Dead peers (a laptop lid closed) never send a close frame: ping, and drop who stays silent.
+  const silent = new WeakSet<WebSocket>();
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (silent.has(ws)) {
+        ws.close(HeraldCloseCode.PingTimeout, "Ping timeout");
+        continue;
+      }
+      silent.add(ws);
+      ws.ping();
+    }
+  }, pingIntervalMs);
+  pinger.unref();
   const open: Record<Endpoint, number> = { stream: 0, poll: 0, ws: 0 };
   let slowConsumerDisconnects = 0;
 
@@ -186,6 +208,7 @@ export function useGripEndpoints({ herald, logger, config, maxSocketBufferBytes,
         terminate = (reason) => close(HeraldCloseCode.Terminated, reason);
         ws.on("close", () => release());
         ws.on("error", () => release());
+        ws.on("pong", () => silent.delete(ws));
         stream.attach({
           next(item) {
             if (item instanceof HeraldError) {
@@ -234,6 +257,7 @@ export function useGripEndpoints({ herald, logger, config, maxSocketBufferBytes,
       return slowConsumerDisconnects;
     },
     close() {
+      clearInterval(pinger);
       for (const ws of wss.clients) ws.close(HeraldCloseCode.GoingAway, "Server shutting down");
       wss.close();
     },

@@ -35,6 +35,34 @@ export type GripAction =
   /** Deliver the content. */
   | 'SEND';
 
+/** GRIP `http-response`: the answer a long-polling client gets (`body` or `bodyBase64`). */
+export type HttpResponseFormatInput = {
+  body?: string | null | undefined;
+  /** The body's bytes, base64 (GRIP `body-bin`). */
+  bodyBase64?: string | null | undefined;
+  /** HTTP status; 200 when absent. */
+  code?: number | null | undefined;
+  /** String → string map. */
+  headers?: unknown;
+  reason?: string | null | undefined;
+};
+
+/** GRIP `http-stream`: content for streaming HTTP clients (`content` or `contentBase64`). */
+export type HttpStreamFormatInput = {
+  /** SEND (default), CLOSE or HINT. */
+  action?: GripAction | null | undefined;
+  content?: string | null | undefined;
+  /** The content's bytes, base64 (GRIP `content-bin`). */
+  contentBase64?: string | null | undefined;
+};
+
+/** GRIP formats to publish with, as a Fanout / GRIP item carries them; without `data`, `data` is derived from them. */
+export type MessageFormatsInput = {
+  httpResponse?: HttpResponseFormatInput | null | undefined;
+  httpStream?: HttpStreamFormatInput | null | undefined;
+  wsMessage?: WsMessageFormatInput | null | undefined;
+};
+
 export type MessageStatusCode =
   /** A schedule cancelled with `cancelScheduled`; no run follows. */
   | 'CANCELLED'
@@ -60,6 +88,8 @@ export type PublishInput = {
   expiresAt?: string | null | undefined;
   /** Seconds after publishing when the message expires (not with `expiresAt`). */
   expiresIn?: number | null | undefined;
+  /** GRIP formats, for GRIP subscribers (/grip/*) and `ChannelEvent.formats`. */
+  formats?: MessageFormatsInput | null | undefined;
   /** String → string map; subscribers' selectors filter on it. */
   headers?: unknown;
   /** Message id; generated when absent. */
@@ -68,6 +98,8 @@ export type PublishInput = {
   info?: Array<ChannelInfoField> | null | undefined;
   /** Content type of `data` (up to 200 printable ASCII characters). */
   mimeType?: string | null | undefined;
+  /** GRIP ordering: published once the message with this id was published on the channels (or HERALD_GRIP_PREV_ID_WAIT_MS passed). */
+  prevId?: string | number | null | undefined;
   /** 1–9 (default 5): pull queues return higher priorities first. */
   priority?: number | null | undefined;
   publisherId?: string | null | undefined;
@@ -99,6 +131,17 @@ export type ScheduleInput = {
   repeatEvery?: number | null | undefined;
   /** No run after this time; needs `repeatEvery`, not before `publishAt`. */
   repeatExpiresAt?: string | null | undefined;
+};
+
+/** GRIP `ws-message`: a WebSocket message (`content` or `contentBase64`). */
+export type WsMessageFormatInput = {
+  /** SEND (default) or CLOSE (CLOSE with `code`). */
+  action?: GripAction | null | undefined;
+  /** Close code of CLOSE. */
+  code?: number | null | undefined;
+  content?: string | null | undefined;
+  /** The content's bytes, base64 (GRIP `content-bin`): a binary frame. */
+  contentBase64?: string | null | undefined;
 };
 
 export type ChannelQueryVariables = Exact<{

@@ -43,7 +43,7 @@ function itemInput(value: unknown, index: number): PublishInput {
 }
 
 /** The formats with the core's names; a value that is not an object goes on for the core to name. */
-function formatsInput(formats: unknown, index: number): FormatsInput | unknown {
+function formatsInput(formats: unknown, index: number): FormatsInput | typeof formats {
   if (!isRecord(formats)) return formats;
   const named = renamed(formats, FORMAT_NAMES, true, `Item ${index}: formats`);
   return Object.fromEntries(
