@@ -4,7 +4,7 @@ import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
-import { createQueues } from "./queues.ts";
+import { createQueues, type PullOptions } from "./queues.ts";
 import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
@@ -57,7 +57,7 @@ export interface HeraldCore {
   /** A durable pull queue of `channel`: every later message published to it is appended (see queues.ts). */
   createQueue(caller: Caller, channel: string): Promise<QueueInfo>;
   /** Removes and returns up to `max` (default 50) messages, highest priority first, then publish order. */
-  pull(caller: Caller, key: string, options?: { max?: number | null | undefined; channel?: string | undefined }): Promise<QueueMessage[]>;
+  pull(caller: Caller, key: string, options?: PullOptions): Promise<QueueMessage[]>;
   /** NOT_FOUND for an unknown key (or one of another channel, when `channel` is given). */
   deleteQueue(caller: Caller, key: string, channel?: string): Promise<void>;
   queue(caller: Caller, key: string): Promise<QueueInfo | undefined>;
