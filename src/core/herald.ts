@@ -4,7 +4,7 @@ import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
 import { createPublisher } from "./publish.ts";
-import { createQueues, type PullOptions } from "./queues.ts";
+import { createQueues } from "./queues.ts";
 import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
@@ -29,6 +29,7 @@ import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
 import { isExpired } from "../engine/queue-types.ts";
+import type { PullOptions } from "./queues.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
