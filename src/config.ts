@@ -241,7 +241,7 @@ const envSchema = z.object({
   HERALD_MAX_QUEUE_DEPTH: int(1, 10_000_000).default(10_000),
   HERALD_MAX_QUEUES_PER_APP: int(0, 1_000_000).default(1_000),
   HERALD_QUEUE_IDLE_TTL_SECONDS: int(1, 365 * 24 * 3600).default(7 * 24 * 3600),
-  HERALD_MAX_PULL_MESSAGES: int(1, 100_000).default(500),
+  HERALD_MAX_PULL_MESSAGES: int(1, 100_000).default(200),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -77,6 +77,17 @@ describe.each(factories)("queue contract: $name", (factory) => {
     expect((await a.queues.pull(id, queue.key, 50))!.messages).toEqual([]);
   });
 
+  test("messages published with history off reach queues too, in order", async () => {
+    const [a, b] = await service();
+    const id = app();
+    const { key } = (await a.queues.create(id, "no-history", 10)) as { key: string };
+    await b.publish(id, [message("no-history", 1), message("no-history", 2)], { history: false });
+    await a.publish(id, [message("no-history", 3)], { history: false });
+    const pulled = await a.queues.pull(id, key, 50);
+    expect(numbers(pulled!.messages)).toEqual([1, 2, 3]);
+    expect(pulled!.messages.every((m) => m.offset === undefined)).toBe(true);
+  });
+
   test("two queues of one channel each get every message", async () => {
     const [a, b] = await service();
     const id = app();

@@ -15,7 +15,12 @@ import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
 
 /** createQueue / pull / deleteQueue / queue / queues, and priority, mimeType, expiry on messages. */
 describe.each(ENGINES)("pull queues over GraphQL: $name", (engine) => {
-  const server = useHerald(engine, uniquePrefix("queues-graphql"), { HERALD_MAX_QUEUES_PER_APP: "3", HERALD_MAX_PULL_MESSAGES: "100" });
+  const server = useHerald(engine, uniquePrefix("queues-graphql"), {
+    HERALD_MAX_QUEUES_PER_APP: "3",
+    HERALD_MAX_PULL_MESSAGES: "100",
+    HERALD_MAX_PAYLOAD_BYTES: "8192",
+    HERALD_MAX_RESPONSE_BYTES: String(1024 * 1024),
+  });
   const test = engine.skip ? it.skip : it;
 
   async function createQueue(channel: string) {
@@ -45,8 +50,8 @@ describe.each(ENGINES)("pull queues over GraphQL: $name", (engine) => {
       { queue: queue.key, id: published.data!.publish.id, event: "created", data: { total: 3 }, priority: 8, mimeType: "application/json", publisherId: "shop" },
       { data: "plain", priority: 5, mimeType: null, expiresAt: null },
     ]);
-    const expiresAt = Date.parse(pulled.data!.pull[0]!.expiresAt!);
-    expect(expiresAt - Date.parse(pulled.data!.pull[0]!.publishedAt)).toBe(600_000);
+    const expiresAt = Date.parse(pulled.data!.pull![0]!.expiresAt!);
+    expect(expiresAt - Date.parse(pulled.data!.pull![0]!.publishedAt)).toBe(600_000);
     expect((await gql(server, PullDocument, { key: queue.key })).data!.pull).toEqual([]);
     await gql(server, DeleteQueueDocument, { key: queue.key });
   });
@@ -78,10 +83,31 @@ describe.each(ENGINES)("pull queues over GraphQL: $name", (engine) => {
     expect((await gql(server, QueueDocument, { key: queue.key }, { bearer: APP_TWO.secret })).data!.queue).toBeNull();
     // The app key alone cannot pull.
     expect((await gql(server, PullDocument, { key: queue.key }, { key: APP_ONE.key })).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
-    expect((await gql(server, PullDocument, { key: queue.key })).data!.pull.map((m) => m.data)).toEqual(["kept"]);
+    expect((await gql(server, PullDocument, { key: queue.key })).data!.pull!.map((m) => m.data)).toEqual(["kept"]);
     await gql(server, DeleteQueueDocument, { key: queue.key });
     expect((await gql(server, DeleteQueueDocument, { key: queue.key })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect((await gql(server, PullDocument, { key: "no-such-queue" })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  test("pulls that could outgrow the answer's byte budget are refused before they remove anything", async () => {
+    const first = await createQueue("gq-budget-1");
+    const second = await createQueue("gq-budget-2");
+    await publish({ channels: ["gq-budget-1", "gq-budget-2"], data: "waiting" });
+    // Two pulls of 100 × 8 KiB could need 1.6 MiB, past HERALD_MAX_RESPONSE_BYTES (1 MiB).
+    const response = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${APP_ONE.secret}` },
+      body: JSON.stringify({
+        query: `mutation($a: ID!, $b: ID!) { a: pull(key: $a, max: 100) { data } b: pull(key: $b, max: 100) { data } }`,
+        variables: { a: first.key, b: second.key },
+      }),
+    });
+    const body = (await response.json()) as { data?: { a?: { data: unknown }[] }; errors?: { path?: string[]; extensions?: { code?: string } }[] };
+    expect(body.errors).toMatchObject([{ path: ["b"], extensions: { code: "PAYLOAD_TOO_LARGE" } }]);
+    // The first pull fitted: its message is in the answer; the refused one removed nothing.
+    expect(body.data?.a).toEqual([{ data: "waiting" }]);
+    expect((await gql(server, PullDocument, { key: second.key })).data!.pull!.map((m) => m.data)).toEqual(["waiting"]);
+    for (const q of [first, second]) await gql(server, DeleteQueueDocument, { key: q.key });
   });
 
   test("an app's queues are limited by HERALD_MAX_QUEUES_PER_APP and listed per channel", async () => {
@@ -103,7 +129,7 @@ describe.each(ENGINES)("pull queues over GraphQL: $name", (engine) => {
     let pulled: { data: unknown; priority: number; expiresAt?: string | null; publishedAt: string }[] = [];
     for (let i = 0; i < 50 && pulled.length === 0; i++) {
       await sleep(100);
-      pulled = (await gql(server, PullDocument, { key: queue.key })).data!.pull;
+      pulled = (await gql(server, PullDocument, { key: queue.key })).data!.pull!;
     }
     expect(pulled).toMatchObject([{ data: "later", priority: 9 }]);
     expect(Date.parse(pulled[0]!.expiresAt!) - Date.parse(pulled[0]!.publishedAt)).toBe(60_000);

@@ -216,3 +216,21 @@ describe.each(ENGINES)("Zato pub/sub REST: $name", (engine) => {
     expectTwinsInSchema(useZatoApi({ core: {} as never }));
   });
 });
+
+describe.each(ENGINES)("Zato subscriptions left idle: $name", (engine) => {
+  const server = useHerald(engine, uniquePrefix("zato-idle"), { HERALD_QUEUE_IDLE_TTL_SECONDS: "1" });
+  const test = engine.skip ? it.skip : it;
+  const auth = { authorization: `Basic ${Buffer.from(USER).toString("base64")}` };
+
+  test("a subscription nobody pulls from for HERALD_QUEUE_IDLE_TTL_SECONDS is removed; publishing does not keep it", async () => {
+    const subscribed = await fetch(`${server.url}/zato/pubsub/subscribe/topic/idle`, { method: "POST", headers: auth });
+    const { sub_key: key } = (await subscribed.json()) as { sub_key: string };
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${server.url}/zato/pubsub/topic/idle`, { method: "POST", headers: auth, body: `m${i}` });
+      await sleep(500);
+    }
+    const pulled = await fetch(`${server.url}/zato/pubsub/msg/idle`, { method: "POST", headers: { ...auth, "x-zato-pubsub-key": key } });
+    expect(pulled.status).toBe(404);
+    expect(await pulled.json()).toEqual({ status: "ZATO_ERROR", msg: expect.stringContaining("idle") });
+  });
+});

@@ -31,6 +31,7 @@ import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
 import { isExpired } from "../engine/queue-types.ts";
+import type { PullOptions } from "./queues.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -59,7 +60,7 @@ export interface HeraldCore {
   /** A durable pull queue of `channel`: every later message published to it is appended (see queues.ts). */
   createQueue(caller: Caller, channel: string): Promise<QueueInfo>;
   /** Removes and returns up to `max` (default 50) messages, highest priority first, then publish order. */
-  pull(caller: Caller, key: string, options?: { max?: number | null | undefined; channel?: string | undefined }): Promise<QueueMessage[]>;
+  pull(caller: Caller, key: string, options?: PullOptions): Promise<QueueMessage[]>;
   /** NOT_FOUND for an unknown key (or one of another channel, when `channel` is given). */
   deleteQueue(caller: Caller, key: string, channel?: string): Promise<void>;
   queue(caller: Caller, key: string): Promise<QueueInfo | undefined>;

@@ -1,6 +1,7 @@
 import type { App, Limits, QueueConfig } from "../config.ts";
 import type { QueueStore } from "../engine/queue-types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
+import type { ResponseBudget } from "./response-budget.ts";
 import { messageEvent } from "./subscribe.ts";
 import type { QueueInfo, QueueMessage } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
@@ -13,11 +14,22 @@ import { validateChannelName } from "./validation.ts";
 export interface Queues {
   create(app: App, channel: string): Promise<QueueInfo>;
   /** Removes and returns up to `max` messages; NOT_FOUND for an unknown key, or one of another channel when `channel` is given. */
-  pull(app: App, key: string, options: { max?: number | null | undefined; channel?: string | undefined }): Promise<QueueMessage[]>;
+  pull(app: App, key: string, options: PullOptions): Promise<QueueMessage[]>;
   /** NOT_FOUND for an unknown key, or one of another channel when `channel` is given. */
   delete(app: App, key: string, channel?: string): Promise<void>;
   get(app: App, key: string): Promise<QueueInfo | undefined>;
   list(app: App, channel?: string | null): Promise<QueueInfo[]>;
+}
+
+export interface PullOptions {
+  readonly max?: number | null | undefined;
+  /** The key must be a queue of this channel (Zato's topic in the path). */
+  readonly channel?: string | undefined;
+  /**
+   * The answer's byte budget (GraphQL): a pull reserves `max` messages of the largest size
+   * before it removes anything, since what it removed cannot be put back if the answer failed.
+   */
+  readonly budget?: ResponseBudget | undefined;
 }
 
 /** Messages a pull returns when it names no `max`. */
@@ -58,7 +70,7 @@ export function createQueues({ store, limits, config }: { store: QueueStore; lim
       return created;
     },
 
-    async pull(app, key, { max: asked, channel }) {
+    async pull(app, key, { max: asked, channel, budget }) {
       const max = asked ?? Math.min(DEFAULT_PULL, config.maxPullMessages);
       if (!Number.isInteger(max) || max < 1 || max > config.maxPullMessages) {
         throw new HeraldError(ErrorCode.BadRequest, `max must be a whole number from 1 to ${config.maxPullMessages} (HERALD_MAX_PULL_MESSAGES)`, {
@@ -67,6 +79,7 @@ export function createQueues({ store, limits, config }: { store: QueueStore; lim
       }
       // Checked before anything is removed: a key of another channel pulls nothing.
       if (channel !== undefined) await existing(app, key, channel);
+      budget?.charge(max * limits.maxPayloadBytes);
       const result = await store.pull(app.id, validKey(key), max);
       if (!result) throw notFound(key);
       return result.messages.map((message) => ({ ...messageEvent(message), queue: key }));

@@ -58,10 +58,14 @@ builder.mutationFields((t) => ({
   }),
   pull: t.field({
     type: [QueueMessageRef],
+    // Nullable: a failing field elsewhere in the request must not null the whole answer and
+    // with it the messages this pull already removed.
+    nullable: true,
     description:
-      "Removes and returns up to `max` messages (default 50, at most `HERALD_MAX_PULL_MESSAGES`): highest priority first, then publish order; expired ones are dropped (needs the app secret).",
+      "Removes and returns up to `max` messages (default 50, at most `HERALD_MAX_PULL_MESSAGES`): highest priority first, then publish order; expired ones are dropped. " +
+      "A pull first reserves `max` × `HERALD_MAX_PAYLOAD_BYTES` of the answer's `HERALD_MAX_RESPONSE_BYTES` (PAYLOAD_TOO_LARGE, nothing removed, past it) (needs the app secret).",
     args: { key: t.arg.id({ required: true }), max: t.arg.int() },
-    resolve: (_root, { key, max }, { herald, caller }) => herald.pull(caller, String(key), { max }),
+    resolve: (_root, { key, max }, { herald, caller, budget }) => herald.pull(caller, String(key), { max, budget }),
   }),
   deleteQueue: t.field({
     type: "Boolean",

@@ -243,7 +243,7 @@ export type PullMutationVariables = Exact<{
 }>;
 
 
-export type PullMutation = { pull: Array<{ queue: string, id: string, channel: string, event: string, data: unknown, headers: unknown, publisherId: string | null, priority: number, mimeType: string | null, expiresAt: string | null, publishedAt: string, offset: number | null, epoch: string | null }> };
+export type PullMutation = { pull: Array<{ queue: string, id: string, channel: string, event: string, data: unknown, headers: unknown, publisherId: string | null, priority: number, mimeType: string | null, expiresAt: string | null, publishedAt: string, offset: number | null, epoch: string | null }> | null };
 
 export type DeleteQueueMutationVariables = Exact<{
   key: string | number;
