@@ -16,6 +16,7 @@ import { createDocumentPolicy, documentLimitsOf } from "./transport/document-pol
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
+import { createWebhookDelivery } from "./webhooks/delivery.ts";
 
 export interface HeraldDeps {
   logger?: Logger;
@@ -40,8 +41,16 @@ export interface Herald {
 export async function createHerald(config: Config, deps: HeraldDeps = {}): Promise<Herald> {
   const logger = deps.logger ?? createLogger(config);
   const engine = deps.engine ?? (await createEngine(config, (error) => logger.error({ err: error }, "engine error")));
-  const core = createHeraldCore({ config, engine, onError: (error) => logger.error({ err: error }, "background work failed") });
+  // Outbound notifications (watch channels, Pusher webhooks): every instance delivers.
+  const webhooks = createWebhookDelivery({
+    store: engine.webhooks,
+    apps: config.apps,
+    config: config.webhooks,
+    onError: (error) => logger.error({ err: error }, "webhook delivery failed"),
+  });
+  const core = createHeraldCore({ config, engine, webhooks, onError: (error) => logger.error({ err: error }, "background work failed") });
   await core.start();
+  webhooks.start();
   // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
   const maskError = maskGraphQLError(logger);
   // One set of document bounds for every GraphQL lane.
@@ -103,6 +112,9 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         "# TYPE herald_graphql_http_requests_total counter",
         `herald_graphql_http_requests_total{path="direct"} ${graphqlHttp.counts.direct}`,
         `herald_graphql_http_requests_total{path="yoga"} ${graphqlHttp.counts.handedToYoga}`,
+        "# HELP herald_webhook_deliveries_total Outbound notification attempts on this instance, by outcome (retried: failed and tried again later).",
+        "# TYPE herald_webhook_deliveries_total counter",
+        ...(["delivered", "retried", "failed"] as const).map((outcome) => `herald_webhook_deliveries_total{outcome="${outcome}"} ${webhooks.counts[outcome]}`),
         "# HELP herald_process_resident_memory_bytes Resident set size of this process.",
         "# TYPE herald_process_resident_memory_bytes gauge",
         `herald_process_resident_memory_bytes ${process.memoryUsage.rss()}`,
@@ -172,6 +184,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         server.closeAllConnections();
         await stopped;
         await coreClosed; // scheduled runs in flight are published before the engine goes
+        await webhooks.close(); // attempts in flight end (each within the timeout); the rest stay stored
         if (!deps.engine) await engine.close();
       })();
       return closed;

@@ -25,6 +25,7 @@ import { validateChannelName, validateMessageId } from "./validation.ts";
 import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
+import type { WebhookDelivery } from "../webhooks/delivery.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -79,6 +80,8 @@ export interface CoreDeps {
   config: CoreConfig;
   engine: Engine;
   now?: () => Date;
+  /** Outbound delivery (watch channels, Pusher webhooks); none: nothing is notified. */
+  webhooks?: WebhookDelivery;
   /** Where failures of background work (presence cleanup, control messages) are reported. */
   onError?: (error: unknown) => void;
 }

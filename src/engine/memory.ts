@@ -7,6 +7,7 @@ import type {
 } from "./types.ts";
 import { createMemoryPresence } from "./memory-presence.ts";
 import { createMemorySchedules } from "./memory-schedules.ts";
+import { createMemoryWebhooks } from "./memory-webhooks.ts";
 import { createMemoryHistory, type MemoryHistoryOptions } from "./memory-history.ts";
 import { withoutPosition } from "./channel-message.ts";
 
@@ -21,11 +22,13 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
   const channels = new Map<string, Set<MessageListener>>();
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
   const presence = createMemoryPresence();
+  const webhooks = createMemoryWebhooks();
 
   return {
     kind: "memory",
     presence,
     schedules: createMemorySchedules({ now }),
+    webhooks,
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       for (const record of statuses?.records ?? []) history.putStatus(appId, record, statuses!.ttlSeconds);
@@ -86,6 +89,7 @@ export function createMemoryEngine(options: MemoryHistoryOptions = {}): Engine {
       channels.clear();
       presence.clear();
       history.clear();
+      webhooks.clear();
     },
   };
 }

@@ -3,6 +3,7 @@ import { RedisPubSub } from "graphql-redis-subscriptions";
 import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
+import { createRedisWebhooks } from "./redis-webhooks.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
@@ -162,6 +163,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     kind: "redis",
     presence: withUnavailable(presence),
     schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
+    webhooks: withUnavailable(createRedisWebhooks(publisher, prefix)),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];

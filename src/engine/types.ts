@@ -39,6 +39,7 @@
  *   that died without cleaning up stops counting once its heartbeat is older than the TTL.
  */
 import type { ScheduleStore } from "./schedule-types.ts";
+import type { WebhookStore } from "./webhook-types.ts";
 
 /** One message on one channel, as it travels through the broker. */
 export interface ChannelMessage {
@@ -163,6 +164,8 @@ export interface Engine {
   readonly presence: PresenceStore;
   /** Delayed and repeating publications (guarantees in schedule-types.ts). */
   readonly schedules: ScheduleStore;
+  /** Outbound notifications and watch channels (guarantees in webhook-types.ts). */
+  readonly webhooks: WebhookStore;
 
   /**
    * Appends each message to its channel's history (unless `options.history` is false), sets its
