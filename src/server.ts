@@ -8,6 +8,7 @@ import type { Engine } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
 import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
+import { useGoogleWatchApi } from "./rest/google/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
@@ -81,7 +82,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core })];
+  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core }), ...useGoogleWatchApi({ core })];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
     maxJsonDepth: config.limits.maxJsonDepth,

@@ -26,6 +26,7 @@ import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
 import type { WebhookDelivery } from "../webhooks/delivery.ts";
+import { createWatches, type WatchChannel, type WatchChannelState, type WatchInput } from "./watch.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -55,6 +56,12 @@ export interface HeraldCore {
   connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
+  /** Starts a Google-style watch channel on `channel` (see watch.ts); `baseUrl` prefixes its resourceUri. */
+  watch(caller: Caller, channel: string, input: WatchInput, options?: { baseUrl?: string | undefined }): Promise<WatchChannel>;
+  /** Stops a watch channel; `NOT_FOUND` unless the app has a live one with this id and resourceId. */
+  stopWatch(caller: Caller, id: unknown, resourceId: unknown): Promise<void>;
+  /** A live watch channel and its latest deliveries; undefined when there is none. */
+  watchChannel(caller: Caller, id: string): Promise<WatchChannelState | undefined>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Starts listening for cross-instance control messages (user termination). */
@@ -74,7 +81,8 @@ const CONTROL_CHANNEL = "$control";
 const TERMINATE_EVENT = "terminate_user_connections";
 export const TERMINATED_REASON = "Terminated by the app";
 
-export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize">;
+export type CoreConfig = Pick<Config, "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize"> &
+  Partial<Pick<Config, "webhooks">>;
 
 export interface CoreDeps {
   config: CoreConfig;
@@ -99,9 +107,17 @@ export function requireBackend(caller: Caller): App {
   return assertEnabled(caller.app);
 }
 
-export function createHeraldCore({ config, engine, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
+export function createHeraldCore({ config, engine, webhooks, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
   const { limits } = config;
   const apps = createAppRegistry(config.apps);
+  const watches =
+    webhooks && config.webhooks
+      ? createWatches({ store: engine.webhooks, delivery: webhooks, apps: config.apps, config: config.webhooks, limits, now: () => now().getTime(), onError })
+      : undefined;
+  const requireWatches = () => {
+    if (!watches) throw new HeraldError(ErrorCode.Internal, "watch channels need outbound delivery, which this server was built without");
+    return watches;
+  };
   const connections = createConnectionRegistry(limits);
   const publisher = createPublisher({
     engine,
@@ -111,6 +127,8 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     keepHistory: config.historySize > 0,
     now,
     countsFor: channelInfo,
+    afterPublish: watches && ((app, messages, published) => watches.notify(app, messages, published)),
+    onError,
   });
   const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError });
   const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
@@ -232,9 +250,20 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       assertOpen();
       return subscribe(caller, args);
     },
+    async watch(caller, channel, input, options) {
+      assertOpen();
+      return requireWatches().watch(backendApp(caller), channel, input, options);
+    },
+    async stopWatch(caller, id, resourceId) {
+      return requireWatches().stop(backendApp(caller), id, resourceId);
+    },
+    async watchChannel(caller, id) {
+      return requireWatches().get(backendApp(caller), id);
+    },
     connectionCount: (appId) => connections.count(appId),
     async start() {
       scheduleRunner.start();
+      watches?.start();
       for (const app of apps.all) {
         const subscription = await engine.subscribe(app.id, CONTROL_CHANNEL, (message) => {
           if (message.event !== TERMINATE_EVENT) return;
@@ -246,6 +275,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     },
     close() {
       closing = true;
+      watches?.close();
       for (const subscription of controlSubscriptions.splice(0)) subscription.close().catch(onError);
       for (const connection of connections.all()) {
         for (const queue of [...connection.subscriptions]) queue.end();

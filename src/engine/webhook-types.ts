@@ -67,8 +67,12 @@ export interface WatchRecord {
   /** The caller's id, unique per app while the watch lives. */
   readonly id: string;
   readonly channel: string;
-  /** Herald's opaque id of the channel, and the delivery target of this watch (unique per watch). */
+  /** Herald's opaque id of the channel. */
   readonly resourceId: string;
+  /** Where the channel's state can be read (sent with every notification). */
+  readonly resourceUri: string;
+  /** This watch's delivery target in the store (unique per watch, so numbers restart for a new one). */
+  readonly target: string;
   readonly address: string;
   readonly token?: string | undefined;
   /** ms since the epoch; the watch stops by itself then. */

@@ -7,6 +7,7 @@ import "./channel-event.ts";
 import "./publish.ts";
 import "./message-status.ts";
 import "./schedule.ts";
+import "./watch.ts";
 
 builder.queryType({});
 builder.mutationType({});

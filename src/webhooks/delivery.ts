@@ -29,7 +29,10 @@ export interface WebhookDelivery {
   /** Outcomes on this instance since it started, for `/metrics`. */
   readonly counts: { delivered: number; retried: number; failed: number };
   start(): void;
-  /** Stops claiming; resolves once the attempts in flight ended (each is bounded by the timeout). */
+  /**
+   * Stops claiming; resolves once the attempts in flight ended (each is bounded by the timeout).
+   * A claim still on its way is not waited for (with the engine down it may take long).
+   */
   close(): Promise<void>;
 }
 
@@ -96,7 +99,10 @@ export function createWebhookDelivery({ store, apps, config, now = Date.now, onE
       try {
         const free = config.maxInFlight - inFlight.size;
         if (free <= 0) break;
-        for (const claim of await store.claimDue(app.id, now(), free, leaseMs)) {
+        const claimed = await store.claimDue(app.id, now(), free, leaseMs);
+        // Closed meanwhile: leave them leased; another instance (or this one restarted) sends them when the lease ends.
+        if (stopped) return;
+        for (const claim of claimed) {
           const running: Promise<void> = attempt(claim)
             .catch(onError)
             .finally(() => {
@@ -163,7 +169,6 @@ export function createWebhookDelivery({ store, apps, config, now = Date.now, onE
     async close() {
       stopped = true;
       clearTimeout(timer);
-      await looking;
       await Promise.all(inFlight);
       sender.close();
     },
