@@ -8,6 +8,7 @@ import type { Engine } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
 import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
+import { usePusherWebhooks } from "./rest/pusher/webhooks.ts";
 import { useGoogleWatchApi } from "./rest/google/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
@@ -49,7 +50,18 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     config: config.webhooks,
     onError: (error) => logger.error({ err: error }, "webhook delivery failed"),
   });
-  const core = createHeraldCore({ config, engine, webhooks, onError: (error) => logger.error({ err: error }, "background work failed") });
+  const pusherWebhooks = usePusherWebhooks({
+    delivery: webhooks,
+    batchMs: config.webhooks.pusherBatchMs,
+    onError: (error) => logger.error({ err: error }, "Pusher webhook failed"),
+  });
+  const core = createHeraldCore({
+    config,
+    engine,
+    webhooks,
+    onLifecycleEvent: pusherWebhooks.emit,
+    onError: (error) => logger.error({ err: error }, "background work failed"),
+  });
   await core.start();
   webhooks.start();
   // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
@@ -185,6 +197,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         server.closeAllConnections();
         await stopped;
         await coreClosed; // scheduled runs in flight are published before the engine goes
+        await pusherWebhooks.close(); // what is batched is stored
         await webhooks.close(); // attempts in flight end (each within the timeout); the rest stay stored
         if (!deps.engine) await engine.close();
       })();

@@ -26,6 +26,7 @@ import { channelKind, validateMember } from "./channel-auth.ts";
 import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
 import type { WebhookDelivery } from "../webhooks/delivery.ts";
+import { createChannelLifecycle, type LifecycleEvent } from "./lifecycle.ts";
 import { createWatches, type WatchChannel, type WatchChannelState, type WatchInput } from "./watch.ts";
 
 /**
@@ -90,6 +91,8 @@ export interface CoreDeps {
   now?: () => Date;
   /** Outbound delivery (watch channels, Pusher webhooks); none: nothing is notified. */
   webhooks?: WebhookDelivery;
+  /** Receives the lifecycle events (occupied, vacated, member added/removed) of apps with `webhooks`, once each, service-wide. */
+  onLifecycleEvent?: (app: App, event: LifecycleEvent) => void;
   /** Where failures of background work (presence cleanup, control messages) are reported. */
   onError?: (error: unknown) => void;
 }
@@ -107,7 +110,7 @@ export function requireBackend(caller: Caller): App {
   return assertEnabled(caller.app);
 }
 
-export function createHeraldCore({ config, engine, webhooks, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
+export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
   const { limits } = config;
   const apps = createAppRegistry(config.apps);
   const watches =
@@ -130,7 +133,12 @@ export function createHeraldCore({ config, engine, webhooks, now = () => new Dat
     afterPublish: watches && ((app, messages, published) => watches.notify(app, messages, published)),
     onError,
   });
-  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError });
+  const withWebhooks = new Set(config.apps.filter((app) => (app.webhooks?.length ?? 0) > 0).map((app) => app.id));
+  const lifecycle =
+    onLifecycleEvent && withWebhooks.size > 0 && config.webhooks
+      ? createChannelLifecycle({ engine, appIds: withWebhooks, delayMs: config.webhooks.pusherVacateDelayMs, emit: onLifecycleEvent, onError })
+      : undefined;
+  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, lifecycle, onError });
   const scheduleDeps = { store: engine.schedules, publisher, retainSeconds: config.messageStatusTtlSeconds, now };
   const scheduler = createScheduler({ ...scheduleDeps, config: config.schedules, limits });
   const scheduleRunner = createScheduleRunner({ ...scheduleDeps, apps: apps.all, config: config.schedules, onError });
@@ -140,6 +148,8 @@ export function createHeraldCore({ config, engine, webhooks, now = () => new Dat
   // Members whose instance died: one surviving instance reports them; tell their channels.
   engine.presence.onExpired((appId, channel, members) => {
     for (const member of members) publishMemberEvent(engine, appId, channel, "MEMBER_REMOVED", member).catch(onError);
+    const app = apps.byId(appId);
+    if (app) for (const member of members) lifecycle?.memberRemoved(app, channel, member.userId);
   });
 
   const backendLimiter = rateLimiter({ perSecond: limits.backendRatePerApp, setting: "HERALD_RATE_LIMIT_BACKEND_PER_APP", what: "backend operations per app" });
@@ -276,6 +286,7 @@ export function createHeraldCore({ config, engine, webhooks, now = () => new Dat
     close() {
       closing = true;
       watches?.close();
+      lifecycle?.close();
       for (const subscription of controlSubscriptions.splice(0)) subscription.close().catch(onError);
       for (const connection of connections.all()) {
         for (const queue of [...connection.subscriptions]) queue.end();

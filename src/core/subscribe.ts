@@ -9,6 +9,7 @@ import { parseSelector, type Selector } from "./selector.ts";
 import { BoundedQueue } from "./subscriber-queue.ts";
 import type { Caller, ChannelEvent, Presence, SubscribeArgs, SubscriptionStream } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
+import type { ChannelLifecycle } from "./lifecycle.ts";
 
 export interface SubscribeDeps {
   engine: Engine;
@@ -16,6 +17,8 @@ export interface SubscribeDeps {
   connections: ConnectionRegistry;
   /** Messages a resume may replay (the engine keeps no more). */
   historySize: number;
+  /** Told of every subscription and membership change (lifecycle webhooks). */
+  lifecycle?: ChannelLifecycle | undefined;
   onError(error: unknown): void;
 }
 
@@ -66,6 +69,7 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
     let replay: readonly ChannelMessage[] = [];
     try {
       subscription.engineSubscription = await engine.subscribe(app.id, name, subscription.listener());
+      deps.lifecycle?.subscribed(app, name);
       if (member) {
         const joinedAs = await engine.presence.join(app.id, name, connection.socketId, member, limits.maxPresenceMembers);
         if (joinedAs === "full") {
@@ -74,7 +78,10 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
           });
         }
         subscription.joined = true;
-        if (joinedAs === "added") await publishMemberEvent(engine, app.id, name, "MEMBER_ADDED", member, connection.socketId);
+        if (joinedAs === "added") {
+          await publishMemberEvent(engine, app.id, name, "MEMBER_ADDED", member, connection.socketId);
+          deps.lifecycle?.memberAdded(app, name, member.userId);
+        }
         const members = await engine.presence.members(app.id, name);
         presence = { channel: name, count: members.length, members };
       }
@@ -189,11 +196,15 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
 
   /** Releases the engine subscription and the presence membership; safe to call again. */
   async release() {
-    const { engine } = this.#deps;
-    await this.engineSubscription?.close();
+    const { engine, lifecycle } = this.#deps;
+    if (this.engineSubscription) {
+      await this.engineSubscription.close();
+      lifecycle?.unsubscribed(this.#app, this.#name);
+    }
     const member = this.#member;
     if (member && this.joined && (await engine.presence.leave(this.#app.id, this.#name, this.#connection.socketId, member.userId))) {
       await publishMemberEvent(engine, this.#app.id, this.#name, "MEMBER_REMOVED", member);
+      lifecycle?.memberRemoved(this.#app, this.#name, member.userId);
     }
   }
 

@@ -23,6 +23,7 @@ export function createMemoryWebhooks(): WebhookStore & { clear(): void } {
   /** appId → id → watch. */
   const watches = new Map<string, Map<string, WatchRecord>>();
   const keyOf = (appId: string, target: string) => `${appId}\0${target}`;
+  const flags = new Set<string>();
   const watchesIn = (appId: string) => {
     let map = watches.get(appId);
     if (!map) watches.set(appId, (map = new Map()));
@@ -137,7 +138,19 @@ export function createMemoryWebhooks(): WebhookStore & { clear(): void } {
       return expired;
     },
 
+    async setFlag(appId, name) {
+      const key = keyOf(appId, name);
+      if (flags.has(key)) return false;
+      flags.add(key);
+      return true;
+    },
+
+    async clearFlag(appId, name) {
+      return flags.delete(keyOf(appId, name));
+    },
+
     clear() {
+      flags.clear();
       targets.clear();
       watches.clear();
     },

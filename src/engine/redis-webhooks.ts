@@ -18,6 +18,7 @@ import type { ClaimedDelivery, Delivery, DeliveryResult, NewDelivery, WatchRecor
  * - `herald:{app}:watches`              sorted set watch id → expiration (ms)
  * - `herald:{app}:watch-records`        hash watch id → watch JSON
  * - `herald:{app}:watched:<channel>`    hash watch id → watch JSON, read on every publish
+ * - `herald:{app}:wh:flag:<name>`       a lifecycle flag (channel reported occupied, member reported present)
  *
  * Claim: `ZRANGEBYSCORE` lists candidates, then one script per candidate re-checks its score and
  * moves it to the lease's end, so concurrent claimers get disjoint targets; a dead claimer's
@@ -131,6 +132,14 @@ export function createRedisWebhooks(client: Redis, prefix: string): WebhookStore
         ),
       );
       return taken.filter((json): json is string => typeof json === "string").map((json) => JSON.parse(json) as WatchRecord);
+    },
+
+    async setFlag(appId, name) {
+      return (await client.set(`${app(appId)}:wh:flag:${name}`, "1", "NX")) === "OK";
+    },
+
+    async clearFlag(appId, name) {
+      return (await client.del(`${app(appId)}:wh:flag:${name}`)) === 1;
     },
   };
 }

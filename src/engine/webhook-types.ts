@@ -111,4 +111,12 @@ export interface WebhookStore {
   removeWatch(appId: string, id: string): Promise<boolean>;
   /** Watches whose expiration passed (removed by this call, each returned to one caller only). */
   takeExpiredWatches(appId: string, now: number, limit: number): Promise<WatchRecord[]>;
+
+  /**
+   * A service-wide flag (e.g. "this channel was reported occupied"): true for the one caller that
+   * set it, on any instance, false while it is set. Lifecycle webhooks fire on that transition.
+   */
+  setFlag(appId: string, name: string): Promise<boolean>;
+  /** True for the one caller that cleared a set flag. */
+  clearFlag(appId: string, name: string): Promise<boolean>;
 }
