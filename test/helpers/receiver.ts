@@ -14,6 +14,8 @@ export interface Receiver {
   readonly received: Received[];
   /** The status to answer the next request with (called per request, in arrival order). */
   respond: (request: Received) => number;
+  /** Milliseconds each answer waits (0: at once). */
+  delayMs: number;
   /** Resolves once `count` requests matching `filter` arrived (rejects after `ms`). */
   waitFor(count: number, filter?: (r: Received) => boolean, ms?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -29,9 +31,11 @@ export async function startReceiver(): Promise<Receiver> {
       const request = { path: req.url ?? "/", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() };
       received.push(request);
       const status = receiver.respond(request);
-      res.writeHead(status, { "content-type": "text/plain" });
-      res.end(status < 300 ? "ok" : "no");
       for (const waiter of [...waiters]) waiter();
+      setTimeout(() => {
+        res.writeHead(status, { "content-type": "text/plain" });
+        res.end(status < 300 ? "ok" : "no");
+      }, receiver.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -40,6 +44,7 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}`,
     received,
     respond: () => 200,
+    delayMs: 0,
     waitFor(count, filter = () => true, ms = 10_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
