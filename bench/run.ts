@@ -30,6 +30,7 @@ import {
 } from "./lib/report.ts";
 import { offeredDeliveryRate, scenarios, type FanoutScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
 import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
+import { formatWebhookPhase, runWebhookScenario, webhookScenario, type WebhookScenario } from "./webhook.ts";
 
 const PROFILE_DIR_NAME = "bench/results/profiles";
 
@@ -38,7 +39,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario name[,name…]] [--
   --quick            small sizes: a smoke run in under a minute
   --scenario <names> only these scenarios (${scenarios(false)
     .map((s) => s.name)
-    .join(", ")})
+    .join(", ")}, webhook)
   --target <names>   only these servers (herald, limit, peer, rest-baseline); ratios need two
   --profile          write V8 CPU profiles of every server and generator to ${PROFILE_DIR_NAME}/
 
@@ -53,6 +54,8 @@ interface Options {
   /** Some scenarios or servers left out by `--scenario` / `--target`. */
   partial: boolean;
   scenarios: Scenario[];
+  /** The outbound-webhook scenario (bench/webhook.ts), when selected. */
+  webhook: WebhookScenario | undefined;
   redisUrl: string;
   /** Extra `node` arguments of every child process. */
   nodeArgs: string[];
@@ -88,7 +91,7 @@ function parseOptions(): Options {
   const quick = values.quick ?? ["1", "true"].includes(process.env.BENCH_QUICK ?? "");
   const all = scenarios(quick);
   const names = listOption(values.scenario, process.env.BENCH_SCENARIO);
-  const unknown = names.filter((n) => !all.some((s) => s.name === n));
+  const unknown = names.filter((n) => n !== "webhook" && !all.some((s) => s.name === n));
   if (unknown.length > 0) fail(`unknown scenario ${unknown.join(", ")}`);
   const targets = listOption(values.target, process.env.BENCH_TARGET);
   const unknownTargets = targets.filter((t) => !TARGET_NAMES.includes(t as TargetName));
@@ -97,11 +100,13 @@ function parseOptions(): Options {
   const selected = (names.length === 0 ? all : all.filter((s) => names.includes(s.name)))
     .map((s) => (targets.length === 0 ? s : { ...s, targets: s.targets.filter((t) => targets.includes(t)) }))
     .filter((s) => s.targets.length > 0);
-  if (selected.length === 0) fail("nothing to run: no selected scenario runs any selected target");
+  const webhook = (names.length === 0 || names.includes("webhook")) && (targets.length === 0 || targets.includes("herald")) ? webhookScenario(quick) : undefined;
+  if (selected.length === 0 && !webhook) fail("nothing to run: no selected scenario runs any selected target");
   return {
     quick,
     partial: names.length > 0 || targets.length > 0,
     scenarios: selected,
+    webhook,
     redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${REPO_ROOT}${PROFILE_DIR_NAME}`] : [],
   };
@@ -376,7 +381,7 @@ async function main() {
     mkdirSync(`${REPO_ROOT}${PROFILE_DIR_NAME}`, { recursive: true });
     writeFileSync(`${REPO_ROOT}${PROFILE_DIR_NAME}/.gitignore`, "*\n");
   }
-  checkFileDescriptorLimit(options.scenarios);
+  if (options.scenarios.length > 0) checkFileDescriptorLimit(options.scenarios);
   console.log("Building (npm run build): servers run compiled, as `npm start` runs Herald");
   execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
 
@@ -394,10 +399,20 @@ async function main() {
 
   const startedAt = new Date();
   const scenarioRuns: ScenarioRun[] = [];
+  let webhookRun: Awaited<ReturnType<typeof runWebhookScenario>> | undefined;
   try {
     for (const scenario of options.scenarios) {
       console.log(`\n▸ ${scenario.name}: ${describe(scenario)}`);
       scenarioRuns.push(await runScenario(scenario, options, runPrefix));
+    }
+    if (options.webhook) {
+      const w = options.webhook;
+      console.log(
+        `\n▸ webhook: ${w.description}; ${w.watches} watches, ${w.messages} publishes at ${w.publishRate}/s ` +
+          `(${(w.watches * w.publishRate).toLocaleString("en-US")} notifications/s offered), then again with ${w.failingWatches} receivers answering 500`,
+      );
+      webhookRun = await runWebhookScenario(w, { redisUrl: options.redisUrl, redisPrefix: `${runPrefix}webhook:`, nodeArgs: options.nodeArgs });
+      for (const phase of webhookRun.phases) console.log(`    ${formatWebhookPhase(phase)}`);
     }
   } finally {
     await stopAll();
@@ -424,11 +439,13 @@ async function main() {
     table: rows,
     targets: checks,
     warnings,
+    ...(webhookRun ? { webhook: webhookRun } : {}),
   };
   // A smoke or partial run must not replace the figures the README quotes.
   const name = options.quick ? "latest-quick" : options.partial ? "latest-partial" : "latest";
   writeFileSync(`${RESULTS_DIR}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt));
+  const webhookMd = webhookRun ? `\n**webhook**:\n${webhookRun.phases.map((p) => `- ${formatWebhookPhase(p)}`).join("\n")}\n` : "";
+  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt) + webhookMd);
   console.log(`Wrote bench/results/${name}.json and bench/results/${name}.md`);
 }
 
