@@ -32,6 +32,7 @@ import {
 import { chartCaption, headlineChart } from "./lib/chart.ts";
 import { offeredDeliveryRate, scenarios, type FanoutScenario, type QueueScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
 import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
+import { formatWebhookPhase, runWebhookScenario, webhookScenario, type WebhookScenario } from "./webhook.ts";
 
 const PROFILE_DIR_NAME = "bench/results/profiles";
 
@@ -40,8 +41,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario name[,name…]] [--
   --quick            small sizes: a smoke run in under a minute
   --scenario <names> only these scenarios (${scenarios(false)
     .map((s) => s.name)
-    .join(", ")})
-  --target <names>   only these servers (${Object.keys(TARGET_LABELS).join(", ")}); ratios need two
+    .join(", ")}, webhook)
+  --target <names>   only these servers (${Object.keys(TARGET_LABELS).join(", ")}, webhook); ratios need two
   --profile          write V8 CPU profiles of every server and generator to ${PROFILE_DIR_NAME}/
 
 env: REDIS_URL (default redis://127.0.0.1:6379), BENCH_QUICK=1, BENCH_SCENARIO=<names>, BENCH_TARGET=<names>`;
@@ -55,6 +56,8 @@ interface Options {
   /** Some scenarios or servers left out by `--scenario` / `--target`. */
   partial: boolean;
   scenarios: Scenario[];
+  /** The outbound-webhook scenario (bench/webhook.ts), when selected. */
+  webhook: WebhookScenario | undefined;
   redisUrl: string;
   /** Extra `node` arguments of every child process. */
   nodeArgs: string[];
@@ -90,7 +93,7 @@ function parseOptions(): Options {
   const quick = values.quick ?? ["1", "true"].includes(process.env.BENCH_QUICK ?? "");
   const all = scenarios(quick);
   const names = listOption(values.scenario, process.env.BENCH_SCENARIO);
-  const unknown = names.filter((n) => !all.some((s) => s.name === n || s.partOf === n));
+  const unknown = names.filter((n) => n !== "webhook" && !all.some((s) => s.name === n || s.partOf === n));
   if (unknown.length > 0) fail(`unknown scenario ${unknown.join(", ")}`);
   const targets = listOption(values.target, process.env.BENCH_TARGET);
   const unknownTargets = targets.filter((t) => !TARGET_NAMES.includes(t as TargetName));
@@ -99,11 +102,13 @@ function parseOptions(): Options {
   const selected = (names.length === 0 ? all : all.filter((s) => names.includes(s.name) || (s.partOf !== undefined && names.includes(s.partOf))))
     .map((s) => (targets.length === 0 ? s : { ...s, targets: s.targets.filter((t) => targets.includes(t)) }))
     .filter((s) => s.targets.length > 0);
-  if (selected.length === 0) fail("nothing to run: no selected scenario runs any selected target");
+  const webhook = (names.length === 0 || names.includes("webhook")) && (targets.length === 0 || targets.includes("herald")) ? webhookScenario(quick) : undefined;
+  if (selected.length === 0 && !webhook) fail("nothing to run: no selected scenario runs any selected target");
   return {
     quick,
     partial: names.length > 0 || targets.length > 0,
     scenarios: selected,
+    webhook,
     redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${REPO_ROOT}${PROFILE_DIR_NAME}`] : [],
   };
@@ -407,7 +412,7 @@ async function main() {
     mkdirSync(`${REPO_ROOT}${PROFILE_DIR_NAME}`, { recursive: true });
     writeFileSync(`${REPO_ROOT}${PROFILE_DIR_NAME}/.gitignore`, "*\n");
   }
-  checkFileDescriptorLimit(options.scenarios);
+  if (options.scenarios.length > 0) checkFileDescriptorLimit(options.scenarios);
   console.log("Building (npm run build): servers run compiled, as `npm start` runs Herald");
   execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
 
@@ -425,10 +430,20 @@ async function main() {
 
   const startedAt = new Date();
   const scenarioRuns: ScenarioRun[] = [];
+  let webhookRun: Awaited<ReturnType<typeof runWebhookScenario>> | undefined;
   try {
     for (const scenario of options.scenarios) {
       console.log(`\n▸ ${scenario.name}: ${describe(scenario)}`);
       scenarioRuns.push(await runScenario(scenario, options, runPrefix));
+    }
+    if (options.webhook) {
+      const w = options.webhook;
+      console.log(
+        `\n▸ webhook: ${w.description}; ${w.watches} watches, ${w.messages} publishes at ${w.publishRate}/s ` +
+          `(${(w.watches * w.publishRate).toLocaleString("en-US")} notifications/s offered), then again with ${w.failingWatches} receivers answering 500`,
+      );
+      webhookRun = await runWebhookScenario(w, { redisUrl: options.redisUrl, redisPrefix: `${runPrefix}webhook:`, nodeArgs: options.nodeArgs });
+      for (const phase of webhookRun.phases) console.log(`    ${formatWebhookPhase(phase)}`);
     }
   } finally {
     await stopAll();
@@ -455,11 +470,13 @@ async function main() {
     table: rows,
     targets: checks,
     warnings,
+    ...(webhookRun ? { webhook: webhookRun } : {}),
   };
   // A smoke or partial run must not replace the figures the README quotes.
   const name = options.quick ? "latest-quick" : options.partial ? "latest-partial" : "latest";
   writeFileSync(`${RESULTS_DIR}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt));
+  const webhookMd = webhookRun ? `\n**webhook**:\n${webhookRun.phases.map((p) => `- ${formatWebhookPhase(p)}`).join("\n")}\n` : "";
+  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt) + webhookMd);
   writeFileSync(`${RESULTS_DIR}/${name}.svg`, headlineChart(headlineRatios(scenarioRuns), chartCaption(machine, options, startedAt)));
   console.log(`Wrote bench/results/${name}.json, ${name}.md and ${name}.svg`);
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -17,6 +18,17 @@ export interface App {
   readonly fanoutServiceId?: string | undefined;
   /** Fastly Fanout / GRIP: a publish token accepted besides the app secret. */
   readonly fanoutToken?: string | undefined;
+  /** Pusher-style lifecycle webhooks of the app (HERALD_APPS `webhooks`). */
+  readonly webhooks?: readonly AppWebhook[] | undefined;
+}
+
+/** Events an app's Pusher webhook may ask for (all of them when `events` is absent). */
+export const PUSHER_WEBHOOK_EVENTS = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "subscription_count"] as const;
+export type PusherWebhookEvent = (typeof PUSHER_WEBHOOK_EVENTS)[number];
+
+export interface AppWebhook {
+  readonly url: string;
+  readonly events: readonly PusherWebhookEvent[];
 }
 
 export interface Limits {
@@ -113,6 +125,7 @@ export interface Config {
   readonly grip: GripConfig;
   readonly schedules: ScheduleConfig;
   readonly queues: QueueConfig;
+  readonly webhooks: WebhookConfig;
 }
 
 /** Durable pull queues (createQueue / pull; Zato subscriptions). */
@@ -137,6 +150,37 @@ export interface GripConfig {
   /** `/grip/poll/*`: the default hold and the largest `?timeout=` (seconds). */
   readonly pollTimeoutSeconds: number;
   readonly maxPollTimeoutSeconds: number;
+}
+
+/** Outbound delivery (src/webhooks/) and Google-style watch channels. */
+export interface WebhookConfig {
+  /** One attempt's limit: connect, send, and the response's status line. */
+  readonly timeoutMs: number;
+  /** A notification is retried for this long after it was created, then given up. */
+  readonly retryWindowSeconds: number;
+  /** First retry after about this long; each further one waits twice as long (with jitter), up to `retryMaxMs`. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** Private, loopback, link-local… targets: `false` refuses all, `true` allows all, or these CIDR ranges only. */
+  readonly allowPrivate: boolean | readonly string[];
+  /** Concurrent requests to one host:port, per instance. */
+  readonly maxConcurrencyPerAddress: number;
+  /** Deliveries one instance attempts at once. */
+  readonly maxInFlight: number;
+  /** How often every instance looks for due deliveries (retries, and work other instances left). */
+  readonly pollMs: number;
+  /** Bytes of a receiver's response body that are read (the rest is discarded). */
+  readonly maxResponseBytes: number;
+  /** Finished deliveries kept per target for `watchChannel { deliveries }`. */
+  readonly keepResults: number;
+  /** Watch channels: longest and default lifetime, and how many one app may hold. */
+  readonly watchMaxTtlSeconds: number;
+  readonly watchDefaultTtlSeconds: number;
+  readonly maxWatchesPerApp: number;
+  /** Pusher webhooks: `channel_vacated` / `member_removed` wait this long, cancelled by a return. */
+  readonly pusherVacateDelayMs: number;
+  /** Pusher webhooks: events within this window go out in one POST. */
+  readonly pusherBatchMs: number;
 }
 
 export interface ScheduleConfig {
@@ -165,6 +209,18 @@ const appSchema = z.object({
   enabled: z.boolean().optional(),
   fanoutServiceId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "fanoutServiceId: letters, digits, _ and - only").optional(),
   fanoutToken: z.string().min(16).max(256).optional(),
+  webhooks: z
+    .array(
+      z.object({
+        url: z
+          .string()
+          .url()
+          .refine((u) => /^https?:\/\//i.test(u), "webhook url must be http:// or https://"),
+        events: z.array(z.enum(PUSHER_WEBHOOK_EVENTS)).min(1).optional(),
+      }),
+    )
+    .max(10)
+    .optional(),
 });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -242,6 +298,24 @@ const envSchema = z.object({
   HERALD_MAX_QUEUES_PER_APP: int(0, 1_000_000).default(1_000),
   HERALD_QUEUE_IDLE_TTL_SECONDS: int(1, 365 * 24 * 3600).default(7 * 24 * 3600),
   HERALD_MAX_PULL_MESSAGES: int(1, 100_000).default(200),
+  HERALD_WEBHOOK_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  HERALD_WEBHOOK_RETRY_WINDOW_SECONDS: int(0, 7 * 24 * 3600).default(300),
+  HERALD_WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000).default(1_000),
+  HERALD_WEBHOOK_RETRY_MAX_MS: int(10, 3_600_000).default(60_000),
+  HERALD_WEBHOOK_ALLOW_PRIVATE: z
+    .string()
+    .refine((s) => /^(1|0|true|false)$/.test(s) || s.split(",").every((range) => parseCidr(range.trim()) !== undefined), "1, true, or a comma-separated list of CIDR ranges (10.0.0.0/8,fd00::/8)")
+    .default("0"),
+  HERALD_WEBHOOK_MAX_CONCURRENCY_PER_ADDRESS: int(1, 10_000).default(16),
+  HERALD_WEBHOOK_MAX_IN_FLIGHT: int(1, 100_000).default(256),
+  HERALD_WEBHOOK_POLL_MS: int(10, 60_000).default(250),
+  HERALD_WEBHOOK_MAX_RESPONSE_BYTES: int(0, 1024 * 1024).default(4096),
+  HERALD_WEBHOOK_KEEP_RESULTS: int(1, 10_000).default(20),
+  HERALD_WATCH_MAX_TTL_SECONDS: int(1, 365 * 24 * 3600).default(7 * 24 * 3600),
+  HERALD_WATCH_DEFAULT_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  HERALD_MAX_WATCHES_PER_APP: int(0, 10_000_000).default(10_000),
+  HERALD_PUSHER_WEBHOOK_DELAY_MS: int(0, 600_000).default(3_000),
+  HERALD_PUSHER_WEBHOOK_BATCH_MS: int(0, 60_000).default(100),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -267,6 +341,9 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError("HERALD_APPS: no apps configured; NODE_ENV=production refuses the development app");
     }
     apps = [DEVELOPMENT_APP];
+  }
+  if (e.HERALD_WATCH_DEFAULT_TTL_SECONDS > e.HERALD_WATCH_MAX_TTL_SECONDS) {
+    throw new ConfigError("HERALD_WATCH_DEFAULT_TTL_SECONDS: must not be greater than HERALD_WATCH_MAX_TTL_SECONDS");
   }
   if (e.HERALD_INSTANCE_TTL_MS <= e.HERALD_INSTANCE_HEARTBEAT_MS) {
     throw new ConfigError("HERALD_INSTANCE_TTL_MS: must be greater than HERALD_INSTANCE_HEARTBEAT_MS");
@@ -348,6 +425,23 @@ export function loadConfig(env: Env = process.env): Config {
       idleTtlSeconds: e.HERALD_QUEUE_IDLE_TTL_SECONDS,
       maxPullMessages: e.HERALD_MAX_PULL_MESSAGES,
     },
+    webhooks: {
+      timeoutMs: e.HERALD_WEBHOOK_TIMEOUT_MS,
+      retryWindowSeconds: e.HERALD_WEBHOOK_RETRY_WINDOW_SECONDS,
+      retryBaseMs: e.HERALD_WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.HERALD_WEBHOOK_RETRY_MAX_MS,
+      allowPrivate: allowPrivateOf(e.HERALD_WEBHOOK_ALLOW_PRIVATE),
+      maxConcurrencyPerAddress: e.HERALD_WEBHOOK_MAX_CONCURRENCY_PER_ADDRESS,
+      maxInFlight: e.HERALD_WEBHOOK_MAX_IN_FLIGHT,
+      pollMs: e.HERALD_WEBHOOK_POLL_MS,
+      maxResponseBytes: e.HERALD_WEBHOOK_MAX_RESPONSE_BYTES,
+      keepResults: e.HERALD_WEBHOOK_KEEP_RESULTS,
+      watchMaxTtlSeconds: e.HERALD_WATCH_MAX_TTL_SECONDS,
+      watchDefaultTtlSeconds: e.HERALD_WATCH_DEFAULT_TTL_SECONDS,
+      maxWatchesPerApp: e.HERALD_MAX_WATCHES_PER_APP,
+      pusherVacateDelayMs: e.HERALD_PUSHER_WEBHOOK_DELAY_MS,
+      pusherBatchMs: e.HERALD_PUSHER_WEBHOOK_BATCH_MS,
+    },
   });
 }
 
@@ -384,6 +478,7 @@ function parseApps(json: string | undefined, file: string | undefined): App[] {
     enabled: a.enabled ?? true,
     ...(a.fanoutServiceId === undefined ? {} : { fanoutServiceId: a.fanoutServiceId }),
     ...(a.fanoutToken === undefined ? {} : { fanoutToken: a.fanoutToken }),
+    ...(a.webhooks ? { webhooks: a.webhooks.map((w) => ({ url: w.url, events: w.events ?? [...PUSHER_WEBHOOK_EVENTS] })) } : {}),
   }));
   for (const field of ["id", "key", "secret"] as const) {
     const seen = new Set<string>();
@@ -420,6 +515,23 @@ export const DEVELOPMENT_APP: App = Object.freeze({
   name: "Development app",
   enabled: true,
 });
+
+/** HERALD_WEBHOOK_ALLOW_PRIVATE: a flag, or the CIDR ranges allowed. */
+function allowPrivateOf(value: string): boolean | string[] {
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false") return false;
+  return value.split(",").map((range) => range.trim());
+}
+
+/** `10.0.0.0/8` → its address, prefix length and family; undefined when it is no CIDR range. */
+export function parseCidr(range: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(range);
+  if (!match) return undefined;
+  const family = isIP(match[1]!);
+  const prefix = Number(match[2]);
+  if (family === 0 || prefix > (family === 4 ? 32 : 128)) return undefined;
+  return { address: match[1]!, prefix, family: family === 4 ? "ipv4" : "ipv6" };
+}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object") {

@@ -41,6 +41,10 @@ export enum ErrorCode {
   /** A subscriber did not keep up and its bounded queue overflowed. */
   SlowConsumer = "SLOW_CONSUMER",
   NotFound = "NOT_FOUND",
+  /** The id is taken (a live watch channel has it). */
+  Conflict = "CONFLICT",
+  /** The app has as many live watch channels as `HERALD_MAX_WATCHES_PER_APP` allows. */
+  TooManyWatches = "TOO_MANY_WATCHES",
   /** The engine (Redis) cannot be reached. */
   EngineUnavailable = "ENGINE_UNAVAILABLE",
   /** The server is shutting down and takes no new work. */
@@ -74,12 +78,15 @@ export function httpStatusOf(code: ErrorCode): number {
       return 413;
     case ErrorCode.NotFound:
       return 404;
+    case ErrorCode.Conflict:
+      return 409;
     case ErrorCode.TooManySubscriptions:
     case ErrorCode.TooManyMembers:
     case ErrorCode.TooManyConnections:
     case ErrorCode.SlowConsumer:
     case ErrorCode.TooManySchedules:
     case ErrorCode.RateLimited:
+    case ErrorCode.TooManyWatches:
       return 429;
     case ErrorCode.EngineUnavailable:
     case ErrorCode.ShuttingDown:

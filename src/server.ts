@@ -10,6 +10,8 @@ import { useBackendlessApi } from "./rest/backendless/index.ts";
 import { usePusherApi } from "./rest/pusher/index.ts";
 import { useGripApi } from "./rest/grip/index.ts";
 import { useZatoApi } from "./rest/zato/index.ts";
+import { usePusherWebhooks } from "./rest/pusher/webhooks.ts";
+import { useGoogleWatchApi } from "./rest/google/index.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
@@ -22,6 +24,7 @@ import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { useGripEndpoints } from "./transport/grip.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
+import { createWebhookDelivery } from "./webhooks/delivery.ts";
 
 export interface HeraldDeps {
   logger?: Logger;
@@ -52,8 +55,27 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
       countEngineError();
       logger.error({ err: error }, "engine error");
     }));
-  const core = createHeraldCore({ config, engine, onError: (error) => logger.error({ err: error }, "background work failed") });
+  // Outbound notifications (watch channels, Pusher webhooks): every instance delivers.
+  const webhooks = createWebhookDelivery({
+    store: engine.webhooks,
+    apps: config.apps,
+    config: config.webhooks,
+    onError: (error) => logger.error({ err: error }, "webhook delivery failed"),
+  });
+  const pusherWebhooks = usePusherWebhooks({
+    delivery: webhooks,
+    batchMs: config.webhooks.pusherBatchMs,
+    onError: (error) => logger.error({ err: error }, "Pusher webhook failed"),
+  });
+  const core = createHeraldCore({
+    config,
+    engine,
+    webhooks,
+    onLifecycleEvent: pusherWebhooks.emit,
+    onError: (error) => logger.error({ err: error }, "background work failed"),
+  });
   await core.start();
+  webhooks.start();
   // The GraphQL surface's one error mapper, for HTTP, SSE and WebSocket alike.
   countEngineError = () => core.stats.countError("engine", "INTERNAL_SERVER_ERROR");
   const maskError = maskGraphQLError(logger, (code) => core.stats.countError("graphql", code));
@@ -85,7 +107,13 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
   });
 
   // Each REST vendor contributes its routes; they call the same core as the resolvers.
-  const restRoutes: RestRoute[] = [...usePusherApi({ core, config }), ...useBackendlessApi({ core }), ...useGripApi({ core, config }), ...useZatoApi({ core })];
+  const restRoutes: RestRoute[] = [
+    ...usePusherApi({ core, config }),
+    ...useBackendlessApi({ core }),
+    ...useGripApi({ core, config }),
+    ...useZatoApi({ core }),
+    ...useGoogleWatchApi({ core }),
+  ];
   const rest = createRestRouter(restRoutes, {
     maxBodyBytes: config.maxRequestBytes,
     maxJsonDepth: config.limits.maxJsonDepth,
@@ -165,6 +193,15 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         },
       });
       new Gauge({
+        name: "herald_webhook_deliveries_total",
+        help: "Outbound notification attempts on this instance, by outcome (retried: failed and tried again later).",
+        labelNames: ["outcome"],
+        registers: [registry],
+        collect() {
+          for (const outcome of ["delivered", "retried", "failed"] as const) this.set({ outcome }, webhooks.counts[outcome]);
+        },
+      });
+      new Gauge({
         name: "herald_grip_slow_consumer_disconnects_total",
         help: "GRIP subscribers dropped because they read too slowly.",
         registers: [registry],
@@ -210,6 +247,8 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         server.closeAllConnections();
         await stopped;
         await coreClosed; // scheduled runs in flight are published before the engine goes
+        await pusherWebhooks.close(); // what is batched is stored
+        await webhooks.close(); // attempts in flight end (each within the timeout); the rest stay stored
         if (!deps.engine) await engine.close();
       })();
       return closed;

@@ -32,6 +32,9 @@ import { publishMemberEvent } from "./presence.ts";
 import { randomUUID } from "node:crypto";
 import { isExpired } from "../engine/queue-types.ts";
 import type { PullOptions } from "./queues.ts";
+import type { WebhookDelivery } from "../webhooks/delivery.ts";
+import { createChannelLifecycle, type LifecycleEvent } from "./lifecycle.ts";
+import { createWatches, type WatchChannel, type WatchChannelState, type WatchInput } from "./watch.ts";
 
 /**
  * The executor: every surface (GraphQL resolvers, WebSocket and SSE transports, REST vendor
@@ -70,6 +73,12 @@ export interface HeraldCore {
   connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
+  /** Starts a Google-style watch channel on `channel` (see watch.ts); `baseUrl` prefixes its resourceUri. */
+  watch(caller: Caller, channel: string, input: WatchInput, options?: { baseUrl?: string | undefined }): Promise<WatchChannel>;
+  /** Stops a watch channel; `NOT_FOUND` unless the app has a live one with this id and resourceId. */
+  stopWatch(caller: Caller, id: unknown, resourceId: unknown): Promise<void>;
+  /** A live watch channel and its latest deliveries; undefined when there is none. */
+  watchChannel(caller: Caller, id: string): Promise<WatchChannelState | undefined>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Connections and their subscriptions open now, by app and transport (for `/metrics`). */
@@ -96,12 +105,17 @@ export const TERMINATED_REASON = "Terminated by the app";
 export type CoreConfig = Pick<
   Config,
   "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip" | "queues"
->;
+> &
+  Partial<Pick<Config, "webhooks">>;
 
 export interface CoreDeps {
   config: CoreConfig;
   engine: Engine;
   now?: () => Date;
+  /** Outbound delivery (watch channels, Pusher webhooks); none: nothing is notified. */
+  webhooks?: WebhookDelivery;
+  /** Receives the lifecycle events (occupied, vacated, member added/removed) of apps with `webhooks`, once each, service-wide. */
+  onLifecycleEvent?: (app: App, event: LifecycleEvent) => void;
   /** Where failures of background work (presence cleanup, control messages) are reported. */
   onError?: (error: unknown) => void;
 }
@@ -119,9 +133,17 @@ export function requireBackend(caller: Caller): App {
   return assertEnabled(caller.app);
 }
 
-export function createHeraldCore({ config, engine, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
+export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, now = () => new Date(), onError = () => {} }: CoreDeps): HeraldCore {
   const { limits } = config;
   const apps = createAppRegistry(config.apps);
+  const watches =
+    webhooks && config.webhooks
+      ? createWatches({ store: engine.webhooks, delivery: webhooks, apps: config.apps, config: config.webhooks, limits, now: () => now().getTime(), onError })
+      : undefined;
+  const requireWatches = () => {
+    if (!watches) throw new HeraldError(ErrorCode.Internal, "watch channels need outbound delivery, which this server was built without");
+    return watches;
+  };
   const connections = createConnectionRegistry(limits);
   const publisher = createPublisher({
     engine,
@@ -132,9 +154,16 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     now,
     countsFor: channelInfo,
     prevIdOrder: createPrevIdOrder({ engine, waitMs: config.grip.prevIdWaitMs }),
+    afterPublish: watches && ((app, messages, published) => watches.notify(app, messages, published)),
+    onError,
   });
+  const withWebhooks = new Set(config.apps.filter((app) => (app.webhooks?.length ?? 0) > 0).map((app) => app.id));
+  const lifecycle =
+    onLifecycleEvent && withWebhooks.size > 0 && config.webhooks
+      ? createChannelLifecycle({ engine, appIds: withWebhooks, delayMs: config.webhooks.pusherVacateDelayMs, emit: onLifecycleEvent, onError })
+      : undefined;
   const stats = new CoreStats();
-  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, onError, stats });
+  const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, lifecycle, onError, stats });
   // A schedule's runs are publishes too, counted under their own surface.
   const schedulePublisher: Publisher = {
     ...publisher,
@@ -154,6 +183,8 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
   // Members whose instance died: one surviving instance reports them; tell their channels.
   engine.presence.onExpired((appId, channel, members) => {
     for (const member of members) publishMemberEvent(engine, appId, channel, "MEMBER_REMOVED", member).catch(onError);
+    const app = apps.byId(appId);
+    if (app) for (const member of members) lifecycle?.memberRemoved(app, channel, member.userId);
   });
 
   const backendLimiter = rateLimiter({ perSecond: limits.backendRatePerApp, setting: "HERALD_RATE_LIMIT_BACKEND_PER_APP", what: "backend operations per app" });
@@ -285,6 +316,16 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
       assertOpen();
       return subscribe(caller, args);
     },
+    async watch(caller, channel, input, options) {
+      assertOpen();
+      return requireWatches().watch(backendApp(caller), channel, input, options);
+    },
+    async stopWatch(caller, id, resourceId) {
+      return requireWatches().stop(backendApp(caller), id, resourceId);
+    },
+    async watchChannel(caller, id) {
+      return requireWatches().get(backendApp(caller), id);
+    },
     connectionCount: (appId) => connections.count(appId),
     connectionStats() {
       const byKey = new Map<string, { app: string; transport: string; connections: number; subscriptions: number }>();
@@ -300,6 +341,7 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     stats,
     async start() {
       scheduleRunner.start();
+      watches?.start();
       for (const app of apps.all) {
         const subscription = await engine.subscribe(app.id, CONTROL_CHANNEL, (message) => {
           if (message.event !== TERMINATE_EVENT) return;
@@ -311,6 +353,8 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     },
     close() {
       closing = true;
+      watches?.close();
+      lifecycle?.close();
       for (const subscription of controlSubscriptions.splice(0)) subscription.close().catch(onError);
       for (const connection of connections.all()) {
         for (const queue of [...connection.subscriptions]) queue.end();

@@ -51,6 +51,14 @@ export interface PublishDeps {
   /** False (HERALD_HISTORY_SIZE=0): messages are only fanned out, with no offset and nothing appended. */
   keepHistory: boolean;
   now: () => Date;
+  /**
+   * Called with every message as the engine is handed them, and with the engine's promise: it may
+   * start its reads at once, and must store nothing unless `published` resolves (watch channels
+   * store their notifications here). Awaited, so a publish returns after it. Its failures go to
+   * `onError`: the messages are published already.
+   */
+  afterPublish?: (app: App, messages: readonly ChannelMessage[], published: Promise<void>) => Promise<void>;
+  onError?: (error: unknown) => void;
   /** Per-channel counts for `info` (subscriptions and, for presence channels, users). */
   countsFor(app: App, channel: string, withUsers: boolean): Promise<Pick<ChannelInfo, "subscriptionCount" | "userCount">>;
   /** Holds events with a `prevId` until their predecessor was published (see prev-id.ts). */
@@ -83,7 +91,7 @@ export interface DeliverOptions {
 }
 
 export function createPublisher(deps: PublishDeps): Publisher {
-  const { engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, keepHistory, now, countsFor, prevIdOrder } = deps;
+  const { engine, limits, messageStatusTtlSeconds, idempotencyWindowSeconds, keepHistory, now, countsFor, prevIdOrder, afterPublish, onError = () => {} } = deps;
   function prepare(input: PublishInput, options: PublishOptions): PreparedEvent {
     if (!Array.isArray(input.channels)) throw new HeraldError(ErrorCode.BadRequest, "channels must be a list");
     const channels = validateChannelList(input.channels, limits);
@@ -187,10 +195,13 @@ export function createPublisher(deps: PublishDeps): Publisher {
     const records = recordStatus
       ? events.map((e) => ({ id: e.id, status: "PUBLISHED" as const, channels: e.channels, publishedAt, runs: 1, lastPublishedAt: publishedAt }))
       : [];
-    await engine.publish(app.id, messages, {
+    const published = engine.publish(app.id, messages, {
       history: keepHistory,
       ...(records.length > 0 ? { statuses: { records, ttlSeconds: messageStatusTtlSeconds } } : {}),
     });
+    const notified = afterPublish && messages.length > 0 ? afterPublish(app, messages, published).catch(onError) : undefined;
+    await published;
+    await notified;
     // No duplicate and no counts asked for (the usual publish): the results are at hand.
     if (!fresh && all.every((e) => e.info.size === 0)) {
       return all.map((e) => ({ id: e.id, publishedAt, duplicate: false, channels: [] }));

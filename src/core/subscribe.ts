@@ -11,6 +11,7 @@ import { BoundedQueue } from "./subscriber-queue.ts";
 import type { Caller, ChannelEvent, Presence, SubscribeArgs, SubscriptionStream } from "./types.ts";
 import { validateChannelName } from "./validation.ts";
 import { isExpired, priorityOf } from "../engine/queue-types.ts";
+import type { ChannelLifecycle } from "./lifecycle.ts";
 
 export interface SubscribeDeps {
   engine: Engine;
@@ -18,6 +19,8 @@ export interface SubscribeDeps {
   connections: ConnectionRegistry;
   /** Messages a resume may replay (the engine keeps no more). */
   historySize: number;
+  /** Told of every subscription and membership change (lifecycle webhooks). */
+  lifecycle?: ChannelLifecycle | undefined;
   onError(error: unknown): void;
   /** Where deliveries are counted (and their latency sampled). */
   stats: CoreStats;
@@ -70,6 +73,7 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
     let replay: readonly ChannelMessage[] = [];
     try {
       subscription.engineSubscription = await engine.subscribe(app.id, name, subscription.listener(), subscription.lostListener());
+      deps.lifecycle?.subscribed(app, name);
       if (member) {
         const joinedAs = await engine.presence.join(app.id, name, connection.socketId, member, limits.maxPresenceMembers);
         if (joinedAs === "full") {
@@ -78,7 +82,10 @@ export function createSubscribe(deps: SubscribeDeps): Subscribe {
           });
         }
         subscription.joined = true;
-        if (joinedAs === "added") await publishMemberEvent(engine, app.id, name, "MEMBER_ADDED", member, connection.socketId);
+        if (joinedAs === "added") {
+          await publishMemberEvent(engine, app.id, name, "MEMBER_ADDED", member, connection.socketId);
+          deps.lifecycle?.memberAdded(app, name, member.userId);
+        }
         const members = await engine.presence.members(app.id, name);
         presence = { channel: name, count: members.length, members };
       }
@@ -228,15 +235,22 @@ class ChannelSubscription extends BoundedQueue<ChannelEvent> {
    * released even if the other fails (Redis unreachable): the engine then finishes it later.
    */
   async release() {
-    const [closed, left] = await Promise.allSettled([this.engineSubscription?.close(), this.#leave()]);
+    const [closed, left] = await Promise.allSettled([this.#unsubscribe(), this.#leave()]);
     for (const result of [closed, left]) if (result.status === "rejected") throw result.reason;
   }
 
+  async #unsubscribe() {
+    if (!this.engineSubscription) return;
+    await this.engineSubscription.close();
+    this.#deps.lifecycle?.unsubscribed(this.#app, this.#name);
+  }
+
   async #leave() {
-    const { engine } = this.#deps;
+    const { engine, lifecycle } = this.#deps;
     const member = this.#member;
     if (member && this.joined && (await engine.presence.leave(this.#app.id, this.#name, this.#connection.socketId, member.userId))) {
       await publishMemberEvent(engine, this.#app.id, this.#name, "MEMBER_REMOVED", member);
+      lifecycle?.memberRemoved(this.#app, this.#name, member.userId);
     }
   }
 

@@ -7,6 +7,7 @@ import type {
 } from "./types.ts";
 import { createMemoryPresence } from "./memory-presence.ts";
 import { createMemorySchedules } from "./memory-schedules.ts";
+import { createMemoryWebhooks } from "./memory-webhooks.ts";
 import { createMemoryHistory, type MemoryHistoryOptions } from "./memory-history.ts";
 import { withoutPosition } from "./channel-message.ts";
 import { createMemoryQueues } from "./memory-queues.ts";
@@ -24,12 +25,14 @@ export function createMemoryEngine(options: MemoryHistoryOptions & { queues?: Qu
   const channels = new Map<string, Set<MessageListener>>();
   const keyOf = (appId: string, channel: string) => `${appId}\0${channel}`;
   const presence = createMemoryPresence();
+  const webhooks = createMemoryWebhooks();
 
   return {
     kind: "memory",
     presence,
     schedules: createMemorySchedules({ now }),
     queues,
+    webhooks,
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       for (const record of statuses?.records ?? []) history.putStatus(appId, record, statuses!.ttlSeconds);
@@ -92,6 +95,7 @@ export function createMemoryEngine(options: MemoryHistoryOptions & { queues?: Qu
       presence.clear();
       history.clear();
       queues.clear();
+      webhooks.clear();
     },
   };
 }

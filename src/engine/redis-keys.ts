@@ -16,6 +16,7 @@
  * - `herald:{app}:status:<id>`           JSON message status record, with a TTL
  * - `herald:{app}:schedules`             sorted set id → next due time (redis-schedules.ts)
  * - `herald:{app}:schedule:<id>`         hash: a schedule's message, cadence, status, counters
+ * - `herald:{app}:wh:*`, `herald:{app}:watch*` webhook deliveries and watch channels (redis-webhooks.ts)
  * - `herald:instances`                   sorted set instanceId → last heartbeat (ms)
  * - `herald:instance:<id>:presence`      set of `<app>\0<channel>` the instance has members in
  */

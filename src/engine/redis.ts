@@ -3,6 +3,7 @@ import { RedisPubSub } from "graphql-redis-subscriptions";
 import { Redis, type RedisOptions } from "ioredis";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
+import { createRedisWebhooks } from "./redis-webhooks.ts";
 import { createRedisHistory } from "./redis-history.ts";
 import { ChannelFeed, type FeedSubscription } from "./redis-channel-feed.ts";
 import { createRedisQueues } from "./redis-queues.ts";
@@ -261,6 +262,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     presence: withUnavailable(presence),
     schedules: withUnavailable(createRedisSchedules(publisher, prefix)),
     queues: withUnavailable(createRedisQueues(publisher, { ...options.queues, prefix, onError, now })),
+    webhooks: withUnavailable(createRedisWebhooks(publisher, prefix)),
 
     async publish(appId, messages, { history: append = true, statuses } = {}) {
       const statusWrites = statuses?.records.map((record) => ({ key: statusKey(appId, record.id), json: JSON.stringify(record) })) ?? [];

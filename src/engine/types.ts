@@ -47,6 +47,7 @@
  */
 import type { ScheduleStore } from "./schedule-types.ts";
 import type { QueueStore } from "./queue-types.ts";
+import type { WebhookStore } from "./webhook-types.ts";
 
 /** One message on one channel, as it travels through the broker. */
 export interface ChannelMessage {
@@ -230,6 +231,8 @@ export interface Engine {
   readonly queues: QueueStore;
   /** Redis: how often the connection to Redis came back after it dropped (for `/metrics`). */
   readonly stats?: { readonly reconnects: number };
+  /** Outbound notifications and watch channels (guarantees in webhook-types.ts). */
+  readonly webhooks: WebhookStore;
 
   /**
    * Appends each message to its channel's history (unless `options.history` is false), sets its

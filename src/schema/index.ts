@@ -8,6 +8,7 @@ import "./publish.ts";
 import "./message-status.ts";
 import "./schedule.ts";
 import "./queue.ts";
+import "./watch.ts";
 
 builder.queryType({});
 builder.mutationType({});

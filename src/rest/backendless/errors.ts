@@ -101,6 +101,10 @@ export function backendlessCodeOf(code: ErrorCode): BackendlessCode {
       return BackendlessCode.InvalidUserId;
     case ErrorCode.RateLimited:
       return BackendlessCode.RateLimited;
+    // Watch channels only; no Backendless route can meet them.
+    case ErrorCode.Conflict:
+    case ErrorCode.TooManyWatches:
+      return BackendlessCode.BadRequest;
     case ErrorCode.EngineUnavailable:
       return BackendlessCode.EngineUnavailable;
     case ErrorCode.ShuttingDown:
