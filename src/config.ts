@@ -13,6 +13,8 @@ export interface App {
   readonly secret: string;
   readonly name: string;
   readonly enabled: boolean;
+  /** Pusher WebSocket clients may send `client-*` events on private and presence channels (off unless set). */
+  readonly enableClientMessages?: boolean;
 }
 
 export interface Limits {
@@ -106,6 +108,7 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
+  readonly pusherWs: PusherWsConfig;
   readonly schedules: ScheduleConfig;
 }
 
@@ -127,12 +130,23 @@ export interface PusherConfig {
   readonly maxClockSkewSeconds: number;
 }
 
+/** The Pusher Channels WebSocket protocol at `/app/:key` (transport/pusher-ws.ts). */
+export interface PusherWsConfig {
+  /** Seconds of silence after which either side pings (sent to clients). */
+  readonly activityTimeoutSeconds: number;
+  /** How long Herald waits for `pusher:pong` before closing with 4201. */
+  readonly pongTimeoutMs: number;
+  /** `client-*` events one connection may send per second (Pusher: 10). */
+  readonly clientEventsPerSecond: number;
+}
+
 const appSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "app id: letters, digits, _ and - only"),
   key: z.string().min(8).max(128),
   secret: z.string().min(16).max(256),
   name: z.string().max(200).optional(),
   enabled: z.boolean().optional(),
+  enableClientMessages: z.boolean().optional(),
 });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -201,6 +215,9 @@ const envSchema = z.object({
   HERALD_SCHEDULER_BATCH_SIZE: int(1, 10_000).default(100),
   HERALD_PUSHER_MAX_PAYLOAD_BYTES: int(1, 64 * 1024 * 1024).default(10 * 1024),
   HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS: int(1, 86_400).default(600),
+  HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: int(1, 3_600).default(120),
+  HERALD_PUSHER_PONG_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: int(1, 10_000).default(10),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -288,6 +305,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxPayloadBytes: e.HERALD_PUSHER_MAX_PAYLOAD_BYTES,
       maxClockSkewSeconds: e.HERALD_PUSHER_MAX_CLOCK_SKEW_SECONDS,
     },
+    pusherWs: {
+      activityTimeoutSeconds: e.HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS,
+      pongTimeoutMs: e.HERALD_PUSHER_PONG_TIMEOUT_MS,
+      clientEventsPerSecond: e.HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND,
+    },
     schedules: {
       minRepeatSeconds: e.HERALD_SCHEDULE_MIN_REPEAT_SECONDS,
       maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
@@ -322,7 +344,7 @@ function parseApps(json: string | undefined, file: string | undefined): App[] {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(`${variable}: [${issue.path.join(".")}] ${issue.message}`);
   }
-  const apps = parsed.data.map((a) => ({ id: a.id, key: a.key, secret: a.secret, name: a.name ?? a.id, enabled: a.enabled ?? true }));
+  const apps = parsed.data.map((a) => ({ id: a.id, key: a.key, secret: a.secret, name: a.name ?? a.id, enabled: a.enabled ?? true, enableClientMessages: a.enableClientMessages ?? false }));
   for (const field of ["id", "key", "secret"] as const) {
     const seen = new Set<string>();
     for (const app of apps) {

@@ -16,6 +16,7 @@ import { consoleRoutes } from "./transport/console.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
+import { usePusherWs } from "./transport/pusher-ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
 
 export interface HeraldDeps {
@@ -101,6 +102,9 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         "# HELP herald_slow_consumer_disconnects_total WebSockets closed with 4032 because they read too slowly.",
         "# TYPE herald_slow_consumer_disconnects_total counter",
         `herald_slow_consumer_disconnects_total ${ws.slowConsumerDisconnects}`,
+        "# HELP herald_pusher_slow_consumer_disconnects_total Pusher WebSockets (/app/:key) closed with 4100 because they read too slowly.",
+        "# TYPE herald_pusher_slow_consumer_disconnects_total counter",
+        `herald_pusher_slow_consumer_disconnects_total ${pusherWs.slowConsumerDisconnects}`,
         "# HELP herald_graphql_http_requests_total GraphQL POSTs from backends, by who executed them: the direct lane, or Yoga after the lane read them.",
         "# TYPE herald_graphql_http_requests_total counter",
         `herald_graphql_http_requests_total{path="direct"} ${graphqlHttp.counts.direct}`,
@@ -132,6 +136,16 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     if (rest(req, res)) return;
     void yoga(req, res);
   });
+  // The Pusher Channels WebSocket protocol at /app/:key, for pusher-js frontends.
+  const pusherWs = usePusherWs({
+    server,
+    herald: core,
+    logger,
+    ...config.pusherWs,
+    maxClientEventBytes: config.pusher.maxPayloadBytes,
+    maxSocketBufferBytes: config.maxSocketBufferBytes,
+    maxMessageBytes: config.maxWebSocketMessageBytes,
+  });
   const ws = useGraphqlWs({
     server,
     yoga,
@@ -142,6 +156,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     maxSocketBufferBytes: config.maxSocketBufferBytes,
     maxMessageBytes: config.maxWebSocketMessageBytes,
     documents,
+    servedElsewhere: pusherWs.handles,
   });
 
   let closing = false;
@@ -166,7 +181,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         closing = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const coreClosed = core.close(); // completes every subscription at once: SSE responses end
-        await ws.close();
+        await Promise.all([ws.close(), pusherWs.close()]);
         // Wait for requests in flight, then drop the keep-alive connections left idle.
         const deadline = Date.now() + config.shutdownTimeoutMs;
         while (inFlight > 0 && Date.now() < deadline) await delay(20);

@@ -54,6 +54,12 @@ export interface HeraldCore {
   connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
+  /**
+   * A client event (Pusher `client-*`) that `connection` sends to the other subscribers of a
+   * private or presence channel, on every instance; refused unless the app enables client
+   * messages. `userId` (presence channels) travels as the message's `publisherId`.
+   */
+  clientEvent(connection: Connection, input: ClientEventInput, options?: PublishOptions): Promise<void>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Starts listening for cross-instance control messages (user termination). */
@@ -63,6 +69,13 @@ export interface HeraldCore {
    * when the schedule runner has finished the runs in flight (the engine may then be closed).
    */
   close(): Promise<void>;
+}
+
+export interface ClientEventInput {
+  readonly channel: string;
+  readonly event: string;
+  readonly data: unknown;
+  readonly userId?: string | undefined;
 }
 
 /** Messages a history read returns when it names no limit (or the history size, if smaller). */
@@ -228,6 +241,23 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
     async subscribe(caller, args) {
       assertOpen();
       return subscribe(caller, args);
+    },
+    async clientEvent(connection, input, options = {}) {
+      assertOpen();
+      const app = assertEnabled(connection.app);
+      if (!app.enableClientMessages) {
+        throw new HeraldError(ErrorCode.Forbidden, `Client events are not enabled for app ${app.id} (enableClientMessages in HERALD_APPS)`);
+      }
+      if (!input.event.startsWith("client-")) throw new HeraldError(ErrorCode.InvalidEventName, "A client event's name starts with client-");
+      const kind = channelKind(input.channel);
+      if (kind !== "private" && kind !== "presence") {
+        throw new HeraldError(ErrorCode.Forbidden, `Client events are only allowed on private and presence channels, not ${input.channel}`);
+      }
+      const prepared = publisher.prepare(
+        { channels: [input.channel], event: input.event, data: input.data, excludeSocketId: connection.socketId, publisherId: input.userId },
+        options,
+      );
+      await publisher.deliver(app, [prepared]);
     },
     connectionCount: (appId) => connections.count(appId),
     async start() {

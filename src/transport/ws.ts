@@ -1,4 +1,5 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { GraphQLError, type ExecutionArgs, type execute, type subscribe } from "graphql";
 import { CloseCode, handleProtocols, makeServer } from "graphql-ws";
 import type { Logger } from "pino";
@@ -31,6 +32,8 @@ export interface WsTransportOptions {
   maxMessageBytes?: number;
   /** The bounds every document passes (shared with Yoga and the fast path). */
   documents: DocumentPolicy;
+  /** WebSocket paths another transport's upgrade listener serves (Pusher's `/app/:key`); others get 400. */
+  servedElsewhere?: (pathname: string) => boolean;
 }
 
 export interface WsTransport {
@@ -182,13 +185,14 @@ export function useGraphqlWs({
   maxSocketBufferBytes = 4 * 1024 * 1024, // 4 MiB
   maxMessageBytes = 256 * 1024, // 256 KiB
   documents,
+  servedElsewhere = () => false,
 }: WsTransportOptions): WsTransport {
-  const wss = new WebSocketServer<typeof HeraldSocket>({
-    server,
-    path: yoga.graphqlEndpoint,
-    handleProtocols,
-    WebSocket: HeraldSocket,
-    maxPayload: maxMessageBytes,
+  // Not `{ server, path }`: `ws` would answer 400 to every other path, other transports' too.
+  const wss = new WebSocketServer<typeof HeraldSocket>({ noServer: true, handleProtocols, WebSocket: HeraldSocket, maxPayload: maxMessageBytes });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = (req.url ?? "/").split("?", 1)[0]!;
+    if (pathname === yoga.graphqlEndpoint) wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    else if (!servedElsewhere(pathname)) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
   const fastPath = createFastPath({ schema: yoga.getEnveloped().schema, maskError, documents });
   const deps: SessionDeps = { herald, maxSocketBufferBytes, coalescer: createWriteCoalescer(), slowConsumerDisconnects: 0 };

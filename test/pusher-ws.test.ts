@@ -1,0 +1,251 @@
+import { describe, expect, it } from "vitest";
+import { PublishDocument } from "./generated/graphql.ts";
+import { APP_OFF, APP_ONE, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
+import { collect, connected, rawPusher, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
+import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
+
+/**
+ * The Pusher Channels WebSocket protocol at /app/:key, with the real pusher-js client (its Node
+ * build) as the frontend and the official `pusher` SDK as the backend, on both engines.
+ */
+const prefix = uniquePrefix("pusher-ws");
+
+describe.each(ENGINES)("Pusher WebSocket protocol with pusher-js ($name engine)", ({ redis, skip }) => {
+  const server = useHerald({ redis, skip }, prefix);
+  const pusher = usePusherJs();
+
+  describe.skipIf(skip)("connecting", () => {
+    it("establishes a connection with a Pusher-shaped socket_id and the activity timeout", async () => {
+      const raw = await rawPusher(server);
+      await raw.until(() => raw.frames.length > 0);
+      const [established] = raw.frames;
+      expect(established!.event).toBe("pusher:connection_established");
+      expect(typeof established!.data).toBe("string"); // Pusher sends data as a JSON string
+      expect(JSON.parse(established!.data)).toEqual({ socket_id: expect.stringMatching(/^\d+\.\d+$/), activity_timeout: 120 });
+      raw.socket.close();
+
+      const client = pusher.client(server);
+      expect(await connected(client)).toMatch(/^\d+\.\d+$/);
+    });
+  });
+
+  describe.skipIf(skip)("channels and events", () => {
+    it("delivers the Pusher HTTP API's data byte for byte and GraphQL publishes as JSON text", async () => {
+      const raw = await rawPusher(server);
+      raw.send({ event: "pusher:subscribe", data: { channel: "raw-news" } });
+      await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length === 1);
+      expect(raw.of("pusher_internal:subscription_succeeded")[0]).toMatchObject({ channel: "raw-news", data: {} });
+
+      const exact = '{"b": 2,  "a":[1, 2]}'; // spacing and key order kept
+      await pusher.backend(server).trigger("raw-news", "sdk-event", exact);
+      await gql(server, PublishDocument, { input: { channels: ["raw-news"], event: "gql-object", data: { n: 1, s: "é" } } });
+      await gql(server, PublishDocument, { input: { channels: ["raw-news"], event: "gql-string", data: "plain text" } });
+      await raw.until(() => raw.frames.length >= 5);
+      expect(raw.frames.slice(2)).toEqual([
+        { event: "sdk-event", channel: "raw-news", data: exact },
+        { event: "gql-object", channel: "raw-news", data: '{"n":1,"s":"é"}' },
+        { event: "gql-string", channel: "raw-news", data: "plain text" },
+      ]);
+      raw.socket.close();
+    });
+
+    it("pusher-js receives events from the pusher SDK and from GraphQL on a public channel", async () => {
+      const client = pusher.client(server);
+      const { channel } = await subscribe(client, "news");
+      const seen = collect(channel);
+      await pusher.backend(server).trigger("news", "headline", { title: "Herald speaks Pusher" });
+      await gql(server, PublishDocument, { input: { channels: ["news"], event: "headline", data: { title: "and GraphQL" } } });
+      expect(await seen.count(2)).toEqual([
+        { event: "headline", data: { title: "Herald speaks Pusher" } },
+        { event: "headline", data: { title: "and GraphQL" } },
+      ]);
+      client.unsubscribe("news");
+    });
+
+    it("private channels need the backend's signature; a bad one gets pusher:subscription_error", async () => {
+      const client = pusher.client(server);
+      const { channel } = await subscribe(client, "private-orders");
+      const seen = collect(channel);
+      await pusher.backend(server).trigger("private-orders", "created", { id: 7 });
+      expect(await seen.count(1)).toEqual([{ event: "created", data: { id: 7 } }]);
+
+      const forged = pusher.client(server, { badAuth: true });
+      const refused = await subscribe(forged, "private-orders").catch((error: { data: unknown }) => error.data);
+      expect(refused).toMatchObject({ type: "AuthError", status: 403, error: expect.stringContaining("Pusher auth string does not match") });
+      // Refused means not subscribed: the channel still counts only the first client.
+      const info = await pusher.backend(server).get({ path: "/channels/private-orders", params: { info: "subscription_count" } });
+      expect(await info.json()).toEqual({ occupied: true, subscription_count: 1 });
+    });
+
+    it("excludes the socket_id given to the HTTP API and to GraphQL's excludeSocketId", async () => {
+      const [sender, other] = [pusher.client(server), pusher.client(server)];
+      const [mine, theirs] = await Promise.all([subscribe(sender, "rooms"), subscribe(other, "rooms")]);
+      const [mySeen, theirSeen] = [collect(mine.channel), collect(theirs.channel)];
+      const socketId = await connected(sender);
+      await pusher.backend(server).trigger("rooms", "moved", { via: "http" }, { socket_id: socketId });
+      const published = await gql(server, PublishDocument, { input: { channels: ["rooms"], event: "moved", data: { via: "graphql" }, excludeSocketId: socketId } });
+      expect(published.errors).toBeUndefined();
+      await pusher.backend(server).trigger("rooms", "moved", { via: "everyone" });
+      expect(await theirSeen.count(3)).toHaveLength(3);
+      expect(await mySeen.count(1)).toEqual([{ event: "moved", data: { via: "everyone" } }]);
+    });
+  });
+
+  describe.skipIf(skip)("a GraphQL subscriber and a pusher-js subscriber on one channel", () => {
+    it("see the same messages in the same order", async () => {
+      const graphql = server.connect();
+      const gqlSub = await subscribed(graphql, "shared-feed");
+      const client = pusher.client(server);
+      const seen = collect((await subscribe(client, "shared-feed")).channel);
+      const backend = pusher.backend(server);
+      for (let i = 0; i < 10; i++) {
+        if (i % 2 === 0) await backend.trigger("shared-feed", "tick", { i });
+        else await gql(server, PublishDocument, { input: { channels: ["shared-feed"], event: "tick", data: { i } } });
+      }
+      const pusherSeen = await seen.count(10);
+      const graphqlSeen = await gqlSub.messages(10);
+      const asGraphql = graphqlSeen.map((e) => ({ event: e.event, data: typeof e.data === "string" ? JSON.parse(e.data) : e.data }));
+      expect(pusherSeen).toEqual(asGraphql);
+      expect(pusherSeen.map((e) => (e.data as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+  });
+
+  describe.skipIf(skip)("ping", () => {
+    it("answers pusher:ping with pusher:pong", async () => {
+      const raw = await rawPusher(server);
+      raw.send({ event: "pusher:ping", data: {} });
+      await raw.until(() => raw.of("pusher:pong").length === 1);
+      raw.socket.close();
+    });
+  });
+
+  describe.skipIf(skip)("protocol abuse gets pusher:error with a code, and the server stays healthy", () => {
+    it("refuses a missing, malformed or unsupported protocol version, an unknown key and a disabled app", async () => {
+      const cases: [string, number][] = [
+        [`/app/${APP_ONE.key}`, 4008],
+        [`/app/${APP_ONE.key}?protocol=seven`, 4006],
+        [`/app/${APP_ONE.key}?protocol=4`, 4007],
+        [`/app/${APP_ONE.key}?protocol=8`, 4007],
+        ["/app/no-such-key?protocol=7", 4001],
+        [`/app/${APP_OFF.key}?protocol=7`, 4003],
+        ["/app/?protocol=7", 4005],
+      ];
+      for (const [path, code] of cases) {
+        const raw = await rawPusher(server, path);
+        const closed = await raw.closed;
+        expect(raw.of("pusher:error"), path).toEqual([{ event: "pusher:error", data: { code, message: expect.any(String) } }]);
+        expect(closed.code, path).toBe(code);
+      }
+      for (const version of ["5", "6", "7"]) {
+        const raw = await rawPusher(server, `/app/${APP_ONE.key}?protocol=${version}`);
+        await raw.until(() => raw.of("pusher:connection_established").length === 1);
+        raw.socket.close();
+      }
+    });
+
+    it("answers frames that are not JSON, unknown events and malformed subscribes with 4300, and keeps the connection", async () => {
+      const raw = await rawPusher(server);
+      const bad = ["not json", "[1,2]", '{"no":"event"}', { event: "pusher:teleport", data: {} }, { event: "pusher:subscribe", data: {} }, { event: "pusher:subscribe", data: "{oops" }];
+      for (const frame of bad) raw.send(frame);
+      await raw.until(() => raw.of("pusher:error").length === bad.length);
+      for (const error of raw.of("pusher:error")) expect(error.data).toEqual({ code: 4300, message: expect.any(String) });
+      expect(raw.of("pusher:error")[3]!.data.message).toContain("Unknown event pusher:teleport");
+      // Still connected and usable.
+      raw.send({ event: "pusher:subscribe", data: { channel: "after-abuse" } });
+      await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length === 1);
+      raw.socket.close();
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    });
+
+    it("answers an invalid channel name with pusher:subscription_error", async () => {
+      const raw = await rawPusher(server);
+      raw.send({ event: "pusher:subscribe", data: { channel: "bad channel!" } });
+      await raw.until(() => raw.of("pusher:subscription_error").length === 1);
+      expect(raw.of("pusher:subscription_error")[0]).toMatchObject({
+        channel: "bad channel!",
+        data: { type: "SubscriptionError", status: 400, error: expect.stringContaining("channel name") },
+      });
+      raw.socket.close();
+    });
+  });
+});
+
+describe.each(ENGINES)("Pusher presence channels across two instances ($name engine)", ({ redis, skip }) => {
+  const { a, b } = usePair({ redis, skip }, `${prefix}pair:`);
+  const pusher = usePusherJs();
+
+  it.skipIf(skip)("lists members on subscribe and announces member_added and member_removed", async () => {
+    const ada = pusher.client(a, { member: { user_id: "ada", user_info: { name: "Ada" } } });
+    const joined = await subscribe(ada, "presence-lobby");
+    const adaView = joined.channel as unknown as { members: { count: number; me: { id: string }; each(fn: (m: { id: string; info: unknown }) => void): void } };
+    expect(adaView.members.count).toBe(1);
+    expect(adaView.members.me.id).toBe("ada");
+
+    const added: unknown[] = [];
+    const removed: unknown[] = [];
+    joined.channel.bind("pusher:member_added", (member: unknown) => added.push(member));
+    joined.channel.bind("pusher:member_removed", (member: unknown) => removed.push(member));
+
+    const bob = pusher.client(b, { member: { user_id: "bob", user_info: { name: "Bob" } } });
+    const bobJoined = await subscribe(bob, "presence-lobby");
+    expect(bobJoined.data).toMatchObject({ count: 2, me: { id: "bob" } });
+    const members: Record<string, unknown> = {};
+    (bobJoined.channel as unknown as typeof adaView).members.each((m) => (members[m.id] = m.info));
+    expect(members).toEqual({ ada: { name: "Ada" }, bob: { name: "Bob" } });
+
+    await waitUntil(() => added.length === 1);
+    expect(added).toEqual([{ id: "bob", info: { name: "Bob" } }]);
+    bob.unsubscribe("presence-lobby");
+    await waitUntil(() => removed.length === 1);
+    expect(removed).toEqual([{ id: "bob", info: { name: "Bob" } }]);
+    expect(adaView.members.count).toBe(1);
+  });
+});
+
+describe("Pusher WebSocket limits and liveness", () => {
+  const pusher = usePusherJs();
+
+  it("refuses connections over the app's limit with 4100", async () => {
+    const server = await startHerald({ env: { HERALD_MAX_CONNECTIONS_PER_APP: "1" } });
+    try {
+      const first = await rawPusher(server);
+      await first.until(() => first.of("pusher:connection_established").length === 1);
+      const second = await rawPusher(server);
+      expect((await second.closed).code).toBe(4100);
+      expect(second.of("pusher:error")[0]!.data).toMatchObject({ code: 4100 });
+      first.socket.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("pings a silent connection after the activity timeout and closes it with 4201 when no pong comes", async () => {
+    const server = await startHerald({ env: { HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: "1", HERALD_PUSHER_PONG_TIMEOUT_MS: "500" } });
+    try {
+      const silent = await rawPusher(server);
+      const answering = await rawPusher(server);
+      answering.socket.on("message", (data) => {
+        if (JSON.parse(String(data)).event === "pusher:ping") answering.send({ event: "pusher:pong", data: {} });
+      });
+      await silent.until(() => silent.of("pusher:ping").length === 1, 10_000);
+      expect((await silent.closed).code).toBe(4201);
+      await answering.until(() => answering.of("pusher:ping").length >= 2, 10_000);
+      expect(answering.socket.readyState).toBe(answering.socket.OPEN);
+      // pusher-js keeps its connection alive with the server's activity_timeout.
+      const client = pusher.client(server);
+      await connected(client);
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(client.connection.state).toBe("connected");
+      answering.socket.close();
+      client.disconnect();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+async function waitUntil(check: () => boolean, ms = 5_000) {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(check()).toBe(true);
+}
