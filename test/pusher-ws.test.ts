@@ -1,6 +1,9 @@
+import PusherServer from "pusher";
 import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { PublishDocument } from "./generated/graphql.ts";
-import { APP_OFF, APP_ONE, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
+import { signSubscriberToken } from "../src/core/auth-tokens.ts";
+import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
 import { collect, connected, rawPusher, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
 import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
 
@@ -26,6 +29,12 @@ describe.each(ENGINES)("Pusher WebSocket protocol with pusher-js ($name engine)"
 
       const client = pusher.client(server);
       expect(await connected(client)).toMatch(/^\d+\.\d+$/);
+    });
+
+    it("still answers 400 to a WebSocket upgrade on a path no transport serves", async () => {
+      const socket = new WebSocket(`ws://127.0.0.1:${new URL(server.url).port}/nowhere`);
+      const status = await new Promise<number>((resolve) => socket.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
+      expect(status).toBe(400);
     });
   });
 
@@ -88,6 +97,54 @@ describe.each(ENGINES)("Pusher WebSocket protocol with pusher-js ($name engine)"
       await pusher.backend(server).trigger("rooms", "moved", { via: "everyone" });
       expect(await theirSeen.count(3)).toHaveLength(3);
       expect(await mySeen.count(1)).toEqual([{ event: "moved", data: { via: "everyone" } }]);
+    });
+  });
+
+  describe.skipIf(skip)("cache and encrypted channels", () => {
+    it("replays a cache channel's last event on subscribe, and sends pusher:cache_miss when it has none", async () => {
+      const backend = pusher.backend(server);
+      await backend.trigger("cache-prices", "price", { eur: 1 });
+      await backend.trigger("cache-prices", "price", { eur: 2 });
+      const client = pusher.client(server);
+      const prices = pusher.client(server).subscribe("cache-prices"); // a second client, live only after its replay
+      const late = collect(prices);
+      const seen = collect(client.subscribe("cache-prices")); // bound before the replay arrives
+      expect(await seen.count(1)).toEqual([{ event: "price", data: { eur: 2 } }]);
+      await backend.trigger("cache-prices", "price", { eur: 3 });
+      expect(await seen.count(2)).toEqual([
+        { event: "price", data: { eur: 2 } },
+        { event: "price", data: { eur: 3 } },
+      ]);
+      expect(await late.count(2)).toEqual(seen.events);
+
+      const missed: unknown[] = [];
+      const empty = client.subscribe("cache-empty");
+      empty.bind("pusher:cache_miss", () => missed.push("miss"));
+      await waitUntil(() => missed.length === 1);
+    });
+
+    it("passes private-encrypted payloads through untouched: pusher-js decrypts what the SDK encrypted", async () => {
+      const masterKey = Buffer.alloc(32, 7).toString("base64");
+      const backend = new PusherServer({
+        appId: APP_ONE.id, key: APP_ONE.key, secret: APP_ONE.secret, host: "127.0.0.1", port: new URL(server.url).port, useTLS: false,
+        encryptionMasterKeyBase64: masterKey,
+      });
+      const client = pusher.client(server, { signer: backend });
+      const { channel } = await subscribe(client, "private-encrypted-vault");
+      const seen = collect(channel);
+      const raw = await rawPusher(server);
+      await raw.until(() => raw.of("pusher:connection_established").length === 1);
+      const socketId = JSON.parse(raw.frames[0]!.data).socket_id as string;
+      raw.send({ event: "pusher:subscribe", data: { channel: "private-encrypted-vault", auth: backend.authorizeChannel(socketId, "private-encrypted-vault").auth } });
+      await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length === 1);
+
+      await backend.trigger("private-encrypted-vault", "secret", { code: "1234" });
+      expect(await seen.count(1)).toEqual([{ event: "secret", data: { code: "1234" } }]);
+      await raw.until(() => raw.of("secret").length === 1);
+      const onTheWire = raw.of("secret")[0]!.data;
+      expect(Object.keys(onTheWire).sort()).toEqual(["ciphertext", "nonce"]);
+      expect(JSON.stringify(onTheWire)).not.toContain("1234");
+      raw.socket.close();
     });
   });
 
@@ -248,4 +305,125 @@ async function waitUntil(check: () => boolean, ms = 5_000) {
   const deadline = Date.now() + ms;
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   expect(check()).toBe(true);
+}
+
+/** APP_ONE with client events enabled; APP_TWO as configured by default (off). */
+const CLIENT_EVENT_APPS = JSON.stringify([{ ...APP_ONE, enableClientMessages: true }, APP_TWO, APP_OFF]);
+
+describe.each(ENGINES)("Pusher client events ($name engine)", ({ redis, skip }) => {
+  const { a, b } = usePair({ redis, skip }, `${prefix}client:`, { HERALD_APPS: CLIENT_EVENT_APPS, HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: "5" });
+  const pusher = usePusherJs();
+
+  it.skipIf(skip)("reach the other subscribers on every instance and GraphQL, never the sender", async () => {
+    const sender = pusher.client(a, { member: { user_id: "ada" } });
+    const other = pusher.client(b, { member: { user_id: "bob" } });
+    const [mine, theirs] = await Promise.all([subscribe(sender, "presence-chat"), subscribe(other, "presence-chat")]);
+    const [mySeen, theirSeen] = [collect(mine.channel), collect(theirs.channel)];
+    const theirMeta: unknown[] = [];
+    theirs.channel.bind("client-typing", (_data: unknown, metadata: unknown) => theirMeta.push(metadata));
+    const graphql = subscribed(connectWs({ wsUrl: b.wsUrl }, { key: APP_ONE.key, token: presenceToken("carl") }), "presence-chat");
+    const gqlSub = await graphql;
+
+    expect(mine.channel.trigger("client-typing", { who: "ada" })).toBe(true);
+    expect(await theirSeen.count(1)).toEqual([{ event: "client-typing", data: { who: "ada" } }]);
+    expect(theirMeta).toEqual([{ user_id: "ada" }]); // Pusher names the sender on presence channels
+    const [gqlEvent] = await gqlSub.messages(1);
+    expect(gqlEvent).toMatchObject({ kind: "MESSAGE", event: "client-typing", data: { who: "ada" } });
+    // Something later arrives at the sender, so the client event would have been there before it.
+    await pusher.backend(a).trigger("presence-chat", "server-note", "x");
+    await mySeen.count(1);
+    expect(mySeen.events).toEqual([{ event: "server-note", data: "x" }]);
+  });
+
+  it.skipIf(skip)("are refused on public channels, unsubscribed channels, over the rate and for apps that do not enable them", async () => {
+    const raw = await rawPusher(a);
+    raw.send({ event: "pusher:subscribe", data: { channel: "public-chat" } });
+    await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length === 1);
+    raw.send({ event: "client-hi", channel: "public-chat", data: {} });
+    await raw.until(() => raw.of("pusher:error").length === 1);
+    raw.send({ event: "client-hi", channel: "private-never-joined", data: {} });
+    await raw.until(() => raw.of("pusher:error").length === 2);
+    expect(raw.of("pusher:error").map((e) => e.data)).toEqual([
+      { code: 4302, message: expect.stringContaining("only allowed on private and presence channels") },
+      { code: 4302, message: expect.stringContaining("not subscribed to private-never-joined") },
+    ]);
+
+    // Over the rate (5 per second here): the extra ones get 4301 and are not delivered.
+    const sender = pusher.client(a);
+    const receiver = pusher.client(b);
+    const [mine, theirs] = await Promise.all([subscribe(sender, "private-burst"), subscribe(receiver, "private-burst")]);
+    const theirSeen = collect(theirs.channel);
+    const errors: unknown[] = [];
+    sender.connection.bind("error", (error: unknown) => errors.push(error));
+    for (let i = 0; i < 8; i++) mine.channel.trigger("client-burst", { i });
+    await waitUntil(() => errors.length >= 3);
+    expect(errors[0]).toMatchObject({ type: "PusherError", data: { code: 4301 } });
+    await theirSeen.count(5);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(theirSeen.events.length).toBeLessThan(8);
+
+    // An oversized client event (over HERALD_PUSHER_MAX_PAYLOAD_BYTES) is refused, nothing sent.
+    await new Promise((r) => setTimeout(r, 1_100));
+    mine.channel.trigger("client-big", { blob: "x".repeat(11 * 1024) });
+    await waitUntil(() => errors.length >= 4, 5_000);
+    expect(errors.at(-1)).toMatchObject({ data: { code: 4302, message: expect.stringContaining("bytes") } });
+
+    // APP_TWO does not enable client events.
+    const two = await rawPusher(a, `/app/${APP_TWO.key}?protocol=7`);
+    await two.until(() => two.of("pusher:connection_established").length === 1);
+    const socketId = JSON.parse(two.frames[0]!.data).socket_id as string;
+    const auth = pusher.backend(a, APP_TWO).authorizeChannel(socketId, "private-two").auth;
+    two.send({ event: "pusher:subscribe", data: { channel: "private-two", auth } });
+    await two.until(() => two.of("pusher_internal:subscription_succeeded").length === 1);
+    two.send({ event: "client-hi", channel: "private-two", data: {} });
+    await two.until(() => two.of("pusher:error").length === 1);
+    expect(two.of("pusher:error")[0]!.data).toEqual({ code: 4302, message: expect.stringContaining("not enabled") });
+    raw.socket.close();
+    two.socket.close();
+  });
+});
+
+describe.each(ENGINES)("Pusher user sign-in ($name engine)", ({ redis, skip }) => {
+  const { a, b } = usePair({ redis, skip }, `${prefix}users:`);
+  const pusher = usePusherJs();
+
+  it.skipIf(skip)("signs in, gets sendToUser events on any instance, and terminateUserConnections closes with 4009", async () => {
+    const client = pusher.client(a, { user: { id: "grace", user_info: { name: "Grace" } } });
+    const received: unknown[] = [];
+    client.user.bind("invoice-paid", (data: unknown) => received.push(data));
+    client.signin();
+    await client.user.signinDonePromise;
+    // The user's channel is subscribed by pusher-js itself once signed in; wait for it to count.
+    const userChannel = () => (client.user as unknown as { serverToUserChannel?: { name: string; subscribed: boolean } }).serverToUserChannel;
+    await waitUntil(() => userChannel()?.subscribed === true);
+    expect(userChannel()!.name).toBe("#server-to-user-grace");
+    await pusher.backend(b).sendToUser("grace", "invoice-paid", { amount: 42 });
+    await waitUntil(() => received.length === 1);
+    expect(received).toEqual([{ amount: 42 }]);
+
+    const states: string[] = [];
+    client.connection.bind("state_change", ({ current }: { current: string }) => states.push(current));
+    const closedCode = new Promise<number>((resolve) => client.connection.bind("error", (error: { data?: { code?: number } }) => resolve(error.data?.code ?? -1)));
+    await pusher.backend(b).terminateUserConnections("grace");
+    expect(await closedCode).toBe(4009);
+    await waitUntil(() => client.connection.state !== "connected");
+    // 4000-4099: pusher-js does not reconnect.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(client.connection.state).not.toBe("connected");
+  });
+
+  it.skipIf(skip)("refuses a sign-in with a bad signature with 4009, and a user channel without sign-in", async () => {
+    const raw = await rawPusher(a);
+    await raw.until(() => raw.of("pusher:connection_established").length === 1);
+    raw.send({ event: "pusher:subscribe", data: { channel: "#server-to-user-heidi", auth: "" } });
+    await raw.until(() => raw.of("pusher:subscription_error").length === 1);
+    expect(raw.of("pusher:subscription_error")[0]!.data).toMatchObject({ type: "AuthError" });
+    raw.send({ event: "pusher:signin", data: { auth: `${APP_ONE.key}:${"0".repeat(64)}`, user_data: JSON.stringify({ id: "heidi" }) } });
+    expect((await raw.closed).code).toBe(4009);
+    expect(raw.of("pusher:error")[0]!.data).toMatchObject({ code: 4009, message: expect.stringContaining("Sign-in failed") });
+  });
+});
+
+function presenceToken(sub: string) {
+  return signSubscriberToken(APP_ONE.secret, { sub, channels: ["presence-*"], expiresInSeconds: 600 });
 }

@@ -60,6 +60,12 @@ export interface HeraldCore {
    * messages. `userId` (presence channels) travels as the message's `publisherId`.
    */
   clientEvent(connection: Connection, input: ClientEventInput, options?: PublishOptions): Promise<void>;
+  /**
+   * Where a Pusher cache channel's subscription resumes from: just before the channel's last
+   * kept message (`cached`), or its current position when it keeps none. Subscribing with that
+   * `since` replays the last message and continues live, with no gap and no duplicate.
+   */
+  cachePosition(caller: Caller, channel: string): Promise<{ since: StreamPosition; cached: boolean }>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Starts listening for cross-instance control messages (user termination). */
@@ -258,6 +264,15 @@ export function createHeraldCore({ config, engine, now = () => new Date(), onErr
         options,
       );
       await publisher.deliver(app, [prepared]);
+    },
+    async cachePosition(caller, channel) {
+      if (caller.role === "anonymous") throw new HeraldError(ErrorCode.Unauthenticated, caller.problem ?? "Missing app key");
+      const app = assertEnabled(caller.app);
+      const name = validateChannelName(channel, limits);
+      const { messages, offset, epoch } = await engine.history(app.id, name, { limit: 1 });
+      const last = messages[0];
+      if (last?.offset === undefined) return { since: { offset, epoch }, cached: false };
+      return { since: { offset: last.offset - 1, epoch: last.epoch ?? epoch }, cached: true };
     },
     connectionCount: (appId) => connections.count(appId),
     async start() {

@@ -171,6 +171,8 @@ class ChannelEntry implements QueueSink<ChannelEvent> {
   stream: SubscriberQueue<ChannelEvent> | undefined = undefined;
   cancelled = false;
   succeeded = false;
+  /** A cache channel with no message to replay: `pusher:cache_miss` follows the success. */
+  cacheMiss = false;
 
   constructor(
     readonly session: PusherSession,
@@ -190,6 +192,7 @@ class ChannelEntry implements QueueSink<ChannelEvent> {
       if (this.succeeded) return; // a later one announces lost messages: Pusher has no word for it
       this.succeeded = true;
       session.send("pusher_internal:subscription_succeeded", subscriptionData(item), this.name);
+      if (this.cacheMiss) session.send("pusher:cache_miss", {}, this.name);
       return;
     }
     session.write(frameOf(item));
@@ -356,8 +359,12 @@ export function usePusherWs({
     session.channels.set(name, entry);
     let stream: SubscriberQueue<ChannelEvent>;
     try {
+      // A cache channel replays its last message: subscribe from just before it.
+      const cache = isCacheChannel(name) ? await herald.cachePosition(session.caller, name) : undefined;
+      entry.cacheMiss = cache?.cached === false;
+      const args = { name, auth: message.auth, channelData: message.channelData, since: cache?.since };
       // The core's streams are its subscriber queues: push mode delivers each event synchronously.
-      stream = (await herald.subscribe(session.caller, { name, auth: message.auth, channelData: message.channelData })) as SubscriberQueue<ChannelEvent>;
+      stream = (await herald.subscribe(session.caller, args)) as SubscriberQueue<ChannelEvent>;
     } catch (error) {
       if (session.channels.get(name) === entry) session.channels.delete(name);
       return session.send("pusher:subscription_error", subscriptionError(error, logger), name);
@@ -464,6 +471,11 @@ function eventText(item: ChannelEvent): string {
     return JSON.stringify({ event: item.event, channel: item.channel, data, user_id: item.publisherId });
   }
   return JSON.stringify({ event: item.event, channel: item.channel, data });
+}
+
+/** `cache-`, `private-cache-`, `private-encrypted-cache-` and `presence-cache-` channels. */
+function isCacheChannel(name: string): boolean {
+  return /^(private-(encrypted-)?|presence-)?cache-/.test(name);
 }
 
 /** The `user_id` of presence `channel_data` (the core checks it before the subscription succeeds). */

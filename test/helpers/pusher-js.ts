@@ -32,6 +32,8 @@ export interface ClientOptions {
   user?: { id: string; user_info?: unknown };
   /** Breaks the channel authorizer's signature. */
   badAuth?: boolean;
+  /** The backend SDK that signs (one with an encryption master key, for encrypted channels). */
+  signer?: PusherServer;
   extra?: Partial<Options>;
 }
 
@@ -44,8 +46,7 @@ export function usePusherJs(): PusherJsSuite {
     new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: new URL(server.url).port, useTLS: false });
   return {
     backend,
-    client(server, { app = APP_ONE, member, user, badAuth = false, extra = {} } = {}) {
-      const signer = backend(server, app);
+    client(server, { app = APP_ONE, member, user, badAuth = false, signer = backend(server, app), extra = {} } = {}) {
       const client = new Pusher(app.key, {
         cluster: "herald",
         wsHost: "127.0.0.1",
