@@ -5,7 +5,7 @@ import { PublishDocument } from "./generated/graphql.ts";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
 import { collect, connected, rawPusher, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
-import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
+import { deleteKeys, ENGINES, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * The Pusher Channels WebSocket protocol at /app/:key, with the real pusher-js client (its Node
@@ -427,3 +427,35 @@ describe.each(ENGINES)("Pusher user sign-in ($name engine)", ({ redis, skip }) =
 function presenceToken(sub: string) {
   return signSubscriberToken(APP_ONE.secret, { sub, channels: ["presence-*"], expiresInSeconds: 600 });
 }
+
+describe.each(ENGINES)("pusher-js across a server restart ($name engine)", ({ redis, skip }) => {
+  const pusher = usePusherJs();
+
+  it.skipIf(skip)("is told 4200 on shutdown, reconnects to the restarted server and resubscribes", async () => {
+    const restartPrefix = `${prefix}restart:`;
+    let server = await startHerald({ redisUrl: redis, prefix: restartPrefix });
+    const port = new URL(server.url).port;
+    try {
+      const client = pusher.client(server);
+      const seen = collect((await subscribe(client, "restart-news")).channel);
+      const firstSocket = await connected(client);
+      const errors: unknown[] = [];
+      client.connection.bind("error", (error: unknown) => errors.push(error));
+      await server.close();
+      server = await startHerald({ redisUrl: redis, prefix: restartPrefix, port: Number(port) });
+      expect(new URL(server.url).port).toBe(port);
+      // Its first attempt (at once, for 4200) may meet the closed port; pusher-js then tries again
+      // on its own schedule (about 15 s), which this waits out.
+      await waitUntil(() => client.connection.state === "connected" && client.connection.socket_id !== firstSocket, 40_000);
+      expect(errors).toContainEqual(expect.objectContaining({ data: expect.objectContaining({ code: 4200 }) }));
+      // pusher-js subscribes again by itself; once the channel counts it, a trigger reaches it.
+      const backend = pusher.backend(server);
+      await waitUntil(() => (client.channel("restart-news") as unknown as { subscribed: boolean }).subscribed, 5_000);
+      await backend.trigger("restart-news", "after", { ok: true });
+      expect(await seen.count(1)).toEqual([{ event: "after", data: { ok: true } }]);
+    } finally {
+      await server.close();
+      if (redis) await deleteKeys(redis, restartPrefix);
+    }
+  }, 60_000);
+});
