@@ -30,6 +30,8 @@ export interface FanoutScenario {
   readonly payloadBytes?: number;
   /** Herald's environment on top of the bench's own (e.g. a setting the scenario is about). */
   readonly heraldEnv?: Readonly<Record<string, string>>;
+  /** Herald's subscribers use the Pusher protocol at `/app/:key` (the limit's stay on graphql-ws). */
+  readonly pusherWs?: boolean;
 }
 
 export interface RestScenario {
@@ -161,6 +163,34 @@ export function scenarios(quick: boolean): Scenario[] {
       durationMs: size(5_000, 1_500),
       rounds: size(5, 1),
       heraldEnv: { HERALD_HISTORY_SIZE: "0" },
+    },
+    {
+      kind: "fanout",
+      name: "pusher-ws",
+      focus: "throughput",
+      description: "broadcast with Herald's subscribers on the Pusher protocol (/app/:key, as pusher-js), against the limit server's graphql-ws",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(300, 20),
+      publishRate: size(50, 20),
+      pusherWs: true,
+    },
+    {
+      kind: "fanout",
+      name: "pusher-ws-spread",
+      focus: "throughput",
+      description: "spread with Herald's subscribers on the Pusher protocol, against the limit server's graphql-ws",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: size(200, 20),
+      channelsPerPublish: 10,
+      messages: size(6_000, 40),
+      publishRate: size(1_000, 40),
+      pusherWs: true,
     },
     {
       kind: "fanout",
