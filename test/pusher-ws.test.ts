@@ -276,6 +276,32 @@ describe("Pusher WebSocket limits and liveness", () => {
     }
   });
 
+  it("closes a socket that stops reading with 4100 (slow consumer) without holding back the others", async () => {
+    const server = await startHerald();
+    try {
+      const slow = await rawPusher(server);
+      slow.send({ event: "pusher:subscribe", data: { channel: "firehose" } });
+      await slow.until(() => slow.of("pusher_internal:subscription_succeeded").length === 1);
+      const keeping = collect((await subscribe(pusher.client(server), "firehose")).channel);
+      slow.socket.pause(); // reads nothing more: the kernel buffers fill, then Herald's
+      const big = "x".repeat(60_000);
+      let published = 0;
+      const start = Date.now();
+      while (published < 400 && Date.now() - start < 10_000) {
+        await gql(server, PublishDocument, { input: { channels: ["firehose"], data: big } });
+        published++;
+        if (published % 50 === 0) await keeping.count(published, 10_000); // the reader keeps up meanwhile
+      }
+      slow.socket.resume();
+      expect((await slow.closed).code).toBe(4100);
+      await keeping.count(published, 10_000);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain("herald_pusher_slow_consumer_disconnects_total 1");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("pings a silent connection after the activity timeout and closes it with 4201 when no pong comes", async () => {
     const server = await startHerald({ env: { HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: "1", HERALD_PUSHER_PONG_TIMEOUT_MS: "500" } });
     try {
