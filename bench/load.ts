@@ -22,6 +22,7 @@ import { createSamples, type Samples } from "./lib/percentiles.ts";
 import { machineBusySeconds, processCpuSeconds, processCpuTimes, processRssKb, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
 import { createPublisher, sendClosedLoop, sendPaced, type Publisher } from "./lib/publisher.ts";
 import { openSubscriber, type DeliverySink, type Subscriber } from "./lib/ws-subscriber.ts";
+import { openPusherSubscriber } from "./lib/pusher-subscriber.ts";
 
 const MAX_NOTES = 8;
 const MAX_LATENCY_SAMPLES = 5_000_000;
@@ -126,7 +127,8 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
   const connect = async (i: number) => {
     // Deal channels round-robin, and each channel's subscribers over every instance.
     const url = job.wsUrls[Math.floor(i / job.channels) % job.wsUrls.length]!;
-    const subscriber = openSubscriber({ url, appKey: job.appKey, channel: channelNames[i % job.channels]!, ready: job.ready, sink });
+    const open = job.protocol === "pusher" ? openPusherSubscriber : openSubscriber;
+    const subscriber = open({ url, appKey: job.appKey, channel: channelNames[i % job.channels]!, ready: job.ready, sink });
     subscribers.push(subscriber);
     try {
       connectTimes.add(await beforeDeadline(subscriber.live, connectDeadline));

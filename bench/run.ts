@@ -133,7 +133,10 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
   const { quick } = options;
   return {
     kind: "fanout",
-    wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/graphql`),
+    // Pusher scenarios: Herald's subscribers speak the Pusher protocol; the limit's stay on graphql-ws.
+    ...(scenario.pusherWs && target.name === "herald"
+      ? { protocol: "pusher" as const, wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/app/${DEV_APP.key}?protocol=7`) }
+      : { protocol: "graphql-ws" as const, wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/graphql`) }),
     appKey: DEV_APP.key,
     publish: publishPathOf(scenario, target, target.publish),
     ready: target.ready,

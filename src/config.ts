@@ -20,6 +20,8 @@ export interface App {
   readonly fanoutToken?: string | undefined;
   /** Pusher-style lifecycle webhooks of the app (HERALD_APPS `webhooks`). */
   readonly webhooks?: readonly AppWebhook[] | undefined;
+  /** Pusher WebSocket clients may send `client-*` events on private and presence channels (off unless set). */
+  readonly enableClientMessages?: boolean;
 }
 
 /** Events an app's Pusher webhook may ask for (all of them when `events` is absent). */
@@ -123,6 +125,7 @@ export interface Config {
   readonly graphql: GraphqlLimits;
   readonly pusher: PusherConfig;
   readonly grip: GripConfig;
+  readonly pusherWs: PusherWsConfig;
   readonly schedules: ScheduleConfig;
   readonly queues: QueueConfig;
   readonly webhooks: WebhookConfig;
@@ -201,6 +204,16 @@ export interface PusherConfig {
   readonly maxClockSkewSeconds: number;
 }
 
+/** The Pusher Channels WebSocket protocol at `/app/:key` (transport/pusher-ws.ts). */
+export interface PusherWsConfig {
+  /** Seconds of silence after which either side pings (sent to clients). */
+  readonly activityTimeoutSeconds: number;
+  /** How long Herald waits for `pusher:pong` before closing with 4201. */
+  readonly pongTimeoutMs: number;
+  /** `client-*` events one connection may send per second (Pusher: 10). */
+  readonly clientEventsPerSecond: number;
+}
+
 const appSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "app id: letters, digits, _ and - only"),
   key: z.string().min(8).max(128),
@@ -221,6 +234,7 @@ const appSchema = z.object({
     )
     .max(10)
     .optional(),
+  enableClientMessages: z.boolean().optional(),
 });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -316,6 +330,9 @@ const envSchema = z.object({
   HERALD_MAX_WATCHES_PER_APP: int(0, 10_000_000).default(10_000),
   HERALD_PUSHER_WEBHOOK_DELAY_MS: int(0, 600_000).default(3_000),
   HERALD_PUSHER_WEBHOOK_BATCH_MS: int(0, 60_000).default(100),
+  HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: int(1, 3_600).default(120),
+  HERALD_PUSHER_PONG_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: int(1, 10_000).default(10),
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -413,6 +430,11 @@ export function loadConfig(env: Env = process.env): Config {
       pollTimeoutSeconds: Math.min(e.HERALD_GRIP_POLL_TIMEOUT_SECONDS, e.HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS),
       maxPollTimeoutSeconds: e.HERALD_GRIP_MAX_POLL_TIMEOUT_SECONDS,
     },
+    pusherWs: {
+      activityTimeoutSeconds: e.HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS,
+      pongTimeoutMs: e.HERALD_PUSHER_PONG_TIMEOUT_MS,
+      clientEventsPerSecond: e.HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND,
+    },
     schedules: {
       minRepeatSeconds: e.HERALD_SCHEDULE_MIN_REPEAT_SECONDS,
       maxPerApp: e.HERALD_MAX_SCHEDULES_PER_APP,
@@ -476,6 +498,7 @@ function parseApps(json: string | undefined, file: string | undefined): App[] {
     secret: a.secret,
     name: a.name ?? a.id,
     enabled: a.enabled ?? true,
+    enableClientMessages: a.enableClientMessages ?? false,
     ...(a.fanoutServiceId === undefined ? {} : { fanoutServiceId: a.fanoutServiceId }),
     ...(a.fanoutToken === undefined ? {} : { fanoutToken: a.fanoutToken }),
     ...(a.webhooks ? { webhooks: a.webhooks.map((w) => ({ url: w.url, events: w.events ?? [...PUSHER_WEBHOOK_EVENTS] })) } : {}),

@@ -23,6 +23,7 @@ import { createDocumentPolicy, documentLimitsOf } from "./transport/document-pol
 import { createGraphqlHttp } from "./transport/graphql-http.ts";
 import { useGraphqlWs } from "./transport/ws.ts";
 import { useGripEndpoints } from "./transport/grip.ts";
+import { usePusherWs } from "./transport/pusher-ws.ts";
 import { createHeraldYoga } from "./transport/yoga.ts";
 import { createWebhookDelivery } from "./webhooks/delivery.ts";
 
@@ -160,6 +161,16 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     if (grip.handle(req, res)) return;
     void yoga(req, res);
   });
+  // The Pusher Channels WebSocket protocol at /app/:key, for pusher-js frontends.
+  const pusherWs = usePusherWs({
+    server,
+    herald: core,
+    logger,
+    ...config.pusherWs,
+    maxClientEventBytes: config.pusher.maxPayloadBytes,
+    maxSocketBufferBytes: config.maxSocketBufferBytes,
+    maxMessageBytes: config.maxWebSocketMessageBytes,
+  });
   const ws = useGraphqlWs({
     yoga,
     herald: core,
@@ -193,6 +204,14 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         },
       });
       new Gauge({
+        name: "herald_pusher_slow_consumer_disconnects_total",
+        help: "Pusher WebSockets (/app/:key) closed with 4100 because they read too slowly.",
+        registers: [registry],
+        collect() {
+          this.set(pusherWs.slowConsumerDisconnects);
+        },
+      });
+      new Gauge({
         name: "herald_webhook_deliveries_total",
         help: "Outbound notification attempts on this instance, by outcome (retried: failed and tried again later).",
         labelNames: ["outcome"],
@@ -212,6 +231,8 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     },
   });
   server.on("upgrade", (req, socket, head) => {
+    // The Pusher transport listens for its own upgrades (/app/:key).
+    if (pusherWs.handles((req.url ?? "/").split("?", 1)[0]!)) return;
     if (grip.upgrade(req, socket, head)) return;
     ws.handleUpgrade(req, socket, head);
   });
@@ -239,7 +260,7 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const coreClosed = core.close(); // completes every subscription at once: SSE responses end
         grip.close();
-        await ws.close();
+        await Promise.all([ws.close(), pusherWs.close()]);
         // Wait for requests in flight, then drop the keep-alive connections left idle.
         const deadline = Date.now() + config.shutdownTimeoutMs;
         while (inFlight > 0 && Date.now() < deadline) await delay(20);

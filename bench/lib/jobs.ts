@@ -36,6 +36,8 @@ export interface FanoutJob {
   readonly kind: "fanout";
   /** graphql-ws endpoints; subscribers are dealt round-robin over them (one per instance). */
   readonly wsUrls: readonly string[];
+  /** What the subscribers speak: graphql-ws, or (Herald's `/app/:key`) the Pusher protocol. */
+  readonly protocol: "graphql-ws" | "pusher";
   readonly appKey: string;
   /** Publishes go to the first instance only. */
   readonly publish: PublishPath;

@@ -36,6 +36,8 @@ export interface FanoutScenario {
   readonly reference?: TargetName;
   /** `--scenario <partOf>` runs this one too (a scenario measured in two parts). */
   readonly partOf?: string;
+  /** Herald's subscribers use the Pusher protocol at `/app/:key` (the limit's stay on graphql-ws). */
+  readonly pusherWs?: boolean;
 }
 
 export interface RestScenario {
@@ -218,6 +220,34 @@ export function scenarios(quick: boolean): Scenario[] {
       warmupMs: size(1_000, 300),
       durationMs: size(5_000, 1_500),
       rounds: size(5, 1),
+    },
+    {
+      kind: "fanout",
+      name: "pusher-ws",
+      focus: "throughput",
+      description: "broadcast with Herald's subscribers on the Pusher protocol (/app/:key, as pusher-js), against the limit server's graphql-ws",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: 1,
+      channelsPerPublish: 1,
+      messages: size(300, 20),
+      publishRate: size(50, 20),
+      pusherWs: true,
+    },
+    {
+      kind: "fanout",
+      name: "pusher-ws-spread",
+      focus: "throughput",
+      description: "spread with Herald's subscribers on the Pusher protocol, against the limit server's graphql-ws",
+      targets: ["herald", "limit"],
+      instances: 1,
+      subscribers: size(2_000, 200),
+      channels: size(200, 20),
+      channelsPerPublish: 10,
+      messages: size(6_000, 40),
+      publishRate: size(1_000, 40),
+      pusherWs: true,
     },
     {
       kind: "fanout",

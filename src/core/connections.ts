@@ -72,7 +72,7 @@ class OpenConnection implements LiveConnection {
 
   constructor(
     readonly app: App,
-    readonly user: ConnectionUser | undefined,
+    public user: ConnectionUser | undefined,
     readonly socketId: string,
     readonly transport: Connection["transport"],
     onTerminate: ((reason: string) => void) | undefined,
@@ -85,6 +85,10 @@ class OpenConnection implements LiveConnection {
   close() {
     if (!this.#release(this)) return;
     for (const queue of [...this.subscriptions]) void queue.return();
+  }
+
+  signIn(userId: string, info: unknown) {
+    this.user = { id: userId, claims: { sub: userId, info } };
   }
 
   terminate(reason: string) {

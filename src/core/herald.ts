@@ -79,6 +79,18 @@ export interface HeraldCore {
   stopWatch(caller: Caller, id: unknown, resourceId: unknown): Promise<void>;
   /** A live watch channel and its latest deliveries; undefined when there is none. */
   watchChannel(caller: Caller, id: string): Promise<WatchChannelState | undefined>;
+  /**
+   * A client event (Pusher `client-*`) that `connection` sends to the other subscribers of a
+   * private or presence channel, on every instance; refused unless the app enables client
+   * messages. `userId` (presence channels) travels as the message's `publisherId`.
+   */
+  clientEvent(connection: Connection, input: ClientEventInput, options?: PublishOptions): Promise<void>;
+  /**
+   * Where a Pusher cache channel's subscription resumes from: just before the channel's last
+   * kept message (`cached`), or its current position when it keeps none. Subscribing with that
+   * `since` replays the last message and continues live, with no gap and no duplicate.
+   */
+  cachePosition(caller: Caller, channel: string): Promise<{ since: StreamPosition; cached: boolean }>;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Connections and their subscriptions open now, by app and transport (for `/metrics`). */
@@ -92,6 +104,13 @@ export interface HeraldCore {
    * when the schedule runner has finished the runs in flight (the engine may then be closed).
    */
   close(): Promise<void>;
+}
+
+export interface ClientEventInput {
+  readonly channel: string;
+  readonly event: string;
+  readonly data: unknown;
+  readonly userId?: string | undefined;
 }
 
 /** Messages a history read returns when it names no limit (or the history size, if smaller). */
@@ -325,6 +344,32 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     },
     async watchChannel(caller, id) {
       return requireWatches().get(backendApp(caller), id);
+    },
+    async clientEvent(connection, input, options = {}) {
+      assertOpen();
+      const app = assertEnabled(connection.app);
+      if (!app.enableClientMessages) {
+        throw new HeraldError(ErrorCode.Forbidden, `Client events are not enabled for app ${app.id} (enableClientMessages in HERALD_APPS)`);
+      }
+      if (!input.event.startsWith("client-")) throw new HeraldError(ErrorCode.InvalidEventName, "A client event's name starts with client-");
+      const kind = channelKind(input.channel);
+      if (kind !== "private" && kind !== "presence") {
+        throw new HeraldError(ErrorCode.Forbidden, `Client events are only allowed on private and presence channels, not ${input.channel}`);
+      }
+      const prepared = publisher.prepare(
+        { channels: [input.channel], event: input.event, data: input.data, excludeSocketId: connection.socketId, publisherId: input.userId },
+        options,
+      );
+      await publisher.deliver(app, [prepared]);
+    },
+    async cachePosition(caller, channel) {
+      if (caller.role === "anonymous") throw new HeraldError(ErrorCode.Unauthenticated, caller.problem ?? "Missing app key");
+      const app = assertEnabled(caller.app);
+      const name = validateChannelName(channel, limits);
+      const { messages, offset, epoch } = await engine.history(app.id, name, { limit: 1 });
+      const last = messages[0];
+      if (last?.offset === undefined) return { since: { offset, epoch }, cached: false };
+      return { since: { offset: last.offset - 1, epoch: last.epoch ?? epoch }, cached: true };
     },
     connectionCount: (appId) => connections.count(appId),
     connectionStats() {

@@ -24,15 +24,21 @@ export interface ConnectionUser {
 /** One client connection (a WebSocket, or one SSE request). */
 export interface Connection {
   readonly app: App;
+  /** Set at connect (a token) or later by `signIn` (Pusher `pusher:signin`). */
   readonly user: ConnectionUser | undefined;
   /** Pusher-shaped (`<digits>.<digits>`) so Pusher SDKs accept it as `socket_id`. */
   readonly socketId: string;
-  readonly transport: "ws" | "sse" | "grip";
+  readonly transport: "ws" | "sse" | "grip" | "pusher";
   readonly subscriptions: ReadonlySet<SubscriberQueue<ChannelEvent>>;
   /** Ends every subscription of the connection and releases its slot. Idempotent. */
   close(): void;
   /** Closes the connection on behalf of the app (terminateUserConnections); the transport says how. */
   terminate(reason: string): void;
+  /**
+   * Makes the connection `userId`'s (after the transport verified the app's signature of it):
+   * it may then join that user's `#server-to-user-` channel, and `terminateUserConnections` reaches it.
+   */
+  signIn(userId: string, info: unknown): void;
 }
 
 /** What a transport hands `connect`. */

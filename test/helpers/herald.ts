@@ -23,7 +23,9 @@ export interface TestServer {
 }
 
 /** A real Herald on 127.0.0.1, port 0, with the test apps; Redis engine when `redisUrl` given. */
-export async function startHerald(options: { redisUrl?: string; prefix?: string; env?: Record<string, string>; engine?: Engine } = {}): Promise<TestServer> {
+export async function startHerald(
+  options: { redisUrl?: string; prefix?: string; env?: Record<string, string>; engine?: Engine; port?: number } = {},
+): Promise<TestServer> {
   const config = loadConfig({
     HERALD_APPS: JSON.stringify(TEST_APPS),
     LOG_LEVEL: "silent",
@@ -34,7 +36,7 @@ export async function startHerald(options: { redisUrl?: string; prefix?: string;
     ...options.env,
   });
   const herald = await createHerald(config, { logger: pino({ level: "silent" }), ...(options.engine ? { engine: options.engine } : {}) });
-  const { port } = await herald.listen(0, "127.0.0.1");
+  const { port } = await herald.listen(options.port ?? 0, "127.0.0.1");
   const url = `http://127.0.0.1:${port}`;
   return { herald, url, graphqlUrl: `${url}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql`, close: () => herald.close() };
 }
