@@ -276,6 +276,25 @@ describe("Pusher WebSocket limits and liveness", () => {
     }
   });
 
+  it("refuses subscriptions past HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION and closes on frames past HERALD_MAX_WEBSOCKET_MESSAGE_BYTES", async () => {
+    const server = await startHerald({ env: { HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: "2", HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: "2048" } });
+    try {
+      const raw = await rawPusher(server);
+      for (const channel of ["one", "two", "three"]) {
+        raw.send({ event: "pusher:subscribe", data: { channel } });
+        await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length + raw.of("pusher:subscription_error").length === ["one", "two", "three"].indexOf(channel) + 1);
+      }
+      expect(raw.of("pusher:subscription_error")).toEqual([
+        expect.objectContaining({ channel: "three", data: { type: "LimitReached", status: 429, error: expect.stringContaining("at most 2 subscriptions") } }),
+      ]);
+      raw.send({ event: "client-big", channel: "one", data: "x".repeat(4096) });
+      expect((await raw.closed).code).toBe(1009);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("closes a socket that stops reading with 4100 (slow consumer) without holding back the others", async () => {
     const server = await startHerald();
     try {
