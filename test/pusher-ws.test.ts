@@ -2,6 +2,7 @@ import PusherServer from "pusher";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { PublishDocument } from "./generated/graphql.ts";
+import { loadConfig } from "../src/config.ts";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
 import { collect, connected, rawPusher, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
@@ -503,4 +504,17 @@ describe.each(ENGINES)("pusher-js across a server restart ($name engine)", ({ re
       if (redis) await deleteKeys(redis, restartPrefix);
     }
   }, 60_000);
+});
+
+describe("Pusher WebSocket settings", () => {
+  it("validates the per-app flag and the HERALD_PUSHER_* settings, naming what is wrong", () => {
+    const apps = (extra: object) => JSON.stringify([{ ...APP_ONE, ...extra }]);
+    expect(() => loadConfig({ HERALD_APPS: apps({ enableClientMessages: "yes" }) })).toThrow(/HERALD_APPS: \[0\.enableClientMessages\]/);
+    expect(() => loadConfig({ HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: "0" })).toThrow(/HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS/);
+    expect(() => loadConfig({ HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: "ten" })).toThrow(/HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND/);
+    const config = loadConfig({ HERALD_APPS: apps({ enableClientMessages: true }) });
+    expect(config.apps[0]!.enableClientMessages).toBe(true);
+    expect(config.pusherWs).toEqual({ activityTimeoutSeconds: 120, pongTimeoutMs: 30_000, clientEventsPerSecond: 10 });
+    expect(loadConfig({ HERALD_APPS: apps({}) }).apps[0]!.enableClientMessages).toBe(false);
+  });
 });
