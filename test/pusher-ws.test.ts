@@ -2,6 +2,7 @@ import PusherServer from "pusher";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { PublishDocument } from "./generated/graphql.ts";
+import { loadConfig } from "../src/config.ts";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { APP_OFF, APP_ONE, APP_TWO, connectWs, gql, startHerald, subscribed, useHerald, usePair } from "./helpers/herald.ts";
 import { collect, connected, rawPusher, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
@@ -278,6 +279,25 @@ describe("Pusher WebSocket limits and liveness", () => {
     }
   });
 
+  it("refuses subscriptions past HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION and closes on frames past HERALD_MAX_WEBSOCKET_MESSAGE_BYTES", async () => {
+    const server = await startHerald({ env: { HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: "2", HERALD_MAX_WEBSOCKET_MESSAGE_BYTES: "2048" } });
+    try {
+      const raw = await rawPusher(server);
+      for (const channel of ["one", "two", "three"]) {
+        raw.send({ event: "pusher:subscribe", data: { channel } });
+        await raw.until(() => raw.of("pusher_internal:subscription_succeeded").length + raw.of("pusher:subscription_error").length === ["one", "two", "three"].indexOf(channel) + 1);
+      }
+      expect(raw.of("pusher:subscription_error")).toEqual([
+        expect.objectContaining({ channel: "three", data: { type: "LimitReached", status: 429, error: expect.stringContaining("at most 2 subscriptions") } }),
+      ]);
+      raw.send({ event: "client-big", channel: "one", data: "x".repeat(4096) });
+      expect((await raw.closed).code).toBe(1009);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("closes a socket that stops reading with 4100 (slow consumer) without holding back the others", async () => {
     const server = await startHerald();
     try {
@@ -486,4 +506,17 @@ describe.each(ENGINES)("pusher-js across a server restart ($name engine)", ({ re
       if (redis) await deleteKeys(redis, restartPrefix);
     }
   }, 60_000);
+});
+
+describe("Pusher WebSocket settings", () => {
+  it("validates the per-app flag and the HERALD_PUSHER_* settings, naming what is wrong", () => {
+    const apps = (extra: object) => JSON.stringify([{ ...APP_ONE, ...extra }]);
+    expect(() => loadConfig({ HERALD_APPS: apps({ enableClientMessages: "yes" }) })).toThrow(/HERALD_APPS: \[0\.enableClientMessages\]/);
+    expect(() => loadConfig({ HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: "0" })).toThrow(/HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS/);
+    expect(() => loadConfig({ HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: "ten" })).toThrow(/HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND/);
+    const config = loadConfig({ HERALD_APPS: apps({ enableClientMessages: true }) });
+    expect(config.apps[0]!.enableClientMessages).toBe(true);
+    expect(config.pusherWs).toEqual({ activityTimeoutSeconds: 120, pongTimeoutMs: 30_000, clientEventsPerSecond: 10 });
+    expect(loadConfig({ HERALD_APPS: apps({}) }).apps[0]!.enableClientMessages).toBe(false);
+  });
 });
