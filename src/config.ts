@@ -239,7 +239,7 @@ const appSchema = z.object({
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** Each env variable, its parser and its default. The README's config table mirrors this. */
+/** Each env variable, its parser and its default. docs/configuration.md lists every one (test/docs.test.ts checks). */
 const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("0.0.0.0"),
