@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { APP_ONE, APP_TWO, sleep, useHerald, type TestServer } from "./helpers/herald.ts";
+import { APP_ONE, APP_TWO, sleep, useHerald, usePair, type TestServer } from "./helpers/herald.ts";
 import { startReceiver, type Receiver } from "./helpers/receiver.ts";
 import { ENGINES, uniquePrefix } from "./helpers/redis.ts";
 import { expectTwinsInSchema } from "./helpers/route-twins.ts";
@@ -119,6 +119,9 @@ for (const engine of ENGINES) {
         { number: 2, state: "DELIVERED", status: 200, attempts: 3, lastError: null },
         { number: 1, state: "DELIVERED", status: 200, attempts: 1, lastError: null },
       ]);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(Number(/herald_webhook_deliveries_total\{outcome="retried"\} (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(2);
+      expect(Number(/herald_webhook_deliveries_total\{outcome="delivered"\} (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(4);
     });
 
     it("gives up a notification the receiver answers with 400 and moves on", async () => {
@@ -282,5 +285,21 @@ describe("the Google watch route table", () => {
       "POST /channels/stop → Mutation.stopWatch",
     ]);
     expectTwinsInSchema(routes);
+  });
+});
+
+describe.skipIf(ENGINES[1].skip)("Google watch channels on two instances", () => {
+  const { a, b } = usePair(ENGINES[1], uniquePrefix("google-watch-pair"), FAST);
+
+  it("notifies of messages published on any instance", async () => {
+    const receiver = await startReceiver();
+    const channel = fresh("shared");
+    expect((await watch(a, channel, { id: fresh("w"), type: "web_hook", address: receiver.url })).status).toBe(200);
+    await receiver.waitFor(1);
+    await publish(b, channel, "from b");
+    await publish(a, channel, "from a");
+    const got = await receiver.waitFor(3);
+    expect(got.map((r) => r.body)).toEqual(["", '"from b"', '"from a"']);
+    await receiver.close();
   });
 });

@@ -156,6 +156,23 @@ for (const engine of ENGINES) {
       expect(named(channel, "/members")[2]).toEqual({ name: "member_removed", channel, user_id: "bob" });
     });
 
+    it("a member who reconnects within the delay is neither removed nor added again", async () => {
+      const channel = channelName("presence-desk");
+      const token = signSubscriberToken(APP_ONE.secret, { sub: "cy", channels: ["presence-*"], expiresInSeconds: 600 });
+      const first = subscribeChannel(connect(a, { key: APP_ONE.key, token }), channel);
+      await first.subscribed;
+      await until(() => named(channel, "/members").length === 1);
+      first.unsubscribe();
+      await sleep(DELAY_MS / 4);
+      const again = subscribeChannel(connect(b, { key: APP_ONE.key, token }), channel);
+      await again.subscribed;
+      await sleep(DELAY_MS * 2);
+      expect(named(channel, "/members")).toEqual([{ name: "member_added", channel, user_id: "cy" }]);
+      again.unsubscribe();
+      await until(() => named(channel, "/members").length === 2);
+      expect(named(channel, "/members")[1]).toEqual({ name: "member_removed", channel, user_id: "cy" });
+    });
+
     it("sends nothing for an app without webhooks", async () => {
       const channel = channelName("quiet");
       const sub = subscribeChannel(connect(a, { key: APP_TWO.key }), channel);

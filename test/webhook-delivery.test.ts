@@ -193,6 +193,61 @@ for (const factory of stores) {
       expect(receiver.received).toHaveLength(30);
     });
 
+    it("claims a due target for one claimer only, however many race for it", async () => {
+      const t = target();
+      const delivery = createWebhookDelivery({ store, apps: [], config: webhookConfig(), onError: () => {} });
+      await delivery.enqueue(APP_ONE.id, t, [post(1), post(2)]);
+      const handles = factory.name === "memory" ? [store, store, store] : [factory.create(), factory.create(), factory.create()];
+      const claims = (await Promise.all(handles.map((h) => h.claimDue(APP_ONE.id, Date.now(), 10, 5_000)))).flat();
+      expect(claims.map((c) => c.delivery.number)).toEqual([1]);
+      // Its outcome releases the next one, to the next claimer.
+      await store.complete(claims[0]!, { kind: "delivered", status: 200 }, { now: Date.now(), keepResults: 10 });
+      const [next] = await handles[1]!.claimDue(APP_ONE.id, Date.now(), 10, 5_000);
+      expect(next!.delivery.number).toBe(2);
+      await store.complete(next!, { kind: "retry", status: 503, error: "HTTP 503", retryAt: Date.now() + 60_000 }, { now: Date.now(), keepResults: 10 });
+      expect(await store.claimDue(APP_ONE.id, Date.now(), 10, 5_000)).toEqual([]); // not due before retryAt
+      expect((await store.deliveries(APP_ONE.id, t, 10)).pending).toEqual([{ number: 2, state: "RETRYING", status: 503, attempts: 1, lastError: "HTTP 503" }]);
+      await store.drop(APP_ONE.id, t);
+    });
+
+    it("stores watches: unique live ids per app, a limit, expiry taken once", async () => {
+      const now = Date.now();
+      const watch = (id: string, channel: string, expiration: number) => ({
+        id,
+        channel,
+        resourceId: `r-${channel}`,
+        resourceUri: "/graphql",
+        target: `watch:${id}:${Math.random()}`,
+        address: "http://127.0.0.1/",
+        expiration,
+      });
+      const ch = target();
+      expect(await store.addWatch(APP_ONE.id, watch("a", ch, now + 60_000), 2, now)).toBe("added");
+      expect(await store.addWatch(APP_ONE.id, watch("a", ch, now + 60_000), 2, now)).toBe("exists");
+      expect(await store.addWatch(APP_TWO.id, watch("a", ch, now + 60_000), 2, now)).toBe("added");
+      expect(await store.addWatch(APP_ONE.id, watch("b", ch, now + 500), 2, now)).toBe("added");
+      expect(await store.addWatch(APP_ONE.id, watch("c", ch, now + 60_000), 2, now)).toBe("limit");
+      expect((await store.watchesOf(APP_ONE.id, ch, now)).map((w) => w.id).sort()).toEqual(["a", "b"]);
+      // Past b's expiration: not live, and taken by one sweep only.
+      const later = now + 1_000;
+      expect((await store.watchesOf(APP_ONE.id, ch, later)).map((w) => w.id)).toEqual(["a"]);
+      expect(await store.getWatch(APP_ONE.id, "b", later)).toBeUndefined();
+      const [first, second] = await Promise.all([store.takeExpiredWatches(APP_ONE.id, later, 10), store.takeExpiredWatches(APP_ONE.id, later, 10)]);
+      expect([...first, ...second].map((w) => w.id)).toEqual(["b"]);
+      expect(await store.removeWatch(APP_ONE.id, "a")).toBe(true);
+      expect(await store.removeWatch(APP_ONE.id, "a")).toBe(false);
+      expect(await store.watchesOf(APP_ONE.id, ch, now)).toEqual([]);
+      expect(await store.removeWatch(APP_TWO.id, "a")).toBe(true);
+    });
+
+    it("flips a lifecycle flag for one caller only", async () => {
+      const name = target();
+      const results = await Promise.all([store.setFlag(APP_ONE.id, name), store.setFlag(APP_ONE.id, name), store.setFlag(APP_TWO.id, name)]);
+      expect(results.filter(Boolean)).toHaveLength(2); // one per app
+      expect(await Promise.all([store.clearFlag(APP_ONE.id, name), store.clearFlag(APP_ONE.id, name)])).toEqual([true, false]);
+      await store.clearFlag(APP_TWO.id, name);
+    });
+
     it("keeps apps apart and forgets a dropped target", async () => {
       const t = target();
       const delivery = createWebhookDelivery({ store, apps: [], config: webhookConfig(), onError: () => {} });

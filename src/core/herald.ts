@@ -157,7 +157,7 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
   const apps = createAppRegistry(config.apps);
   const watches =
     webhooks && config.webhooks
-      ? createWatches({ store: engine.webhooks, delivery: webhooks, apps: config.apps, config: config.webhooks, limits, now: () => now().getTime(), onError })
+      ? createWatches({ engine, store: engine.webhooks, delivery: webhooks, apps: config.apps, config: config.webhooks, limits, now: () => now().getTime(), onError })
       : undefined;
   const requireWatches = () => {
     if (!watches) throw new HeraldError(ErrorCode.Internal, "watch channels need outbound delivery, which this server was built without");
@@ -386,7 +386,7 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     stats,
     async start() {
       scheduleRunner.start();
-      watches?.start();
+      await watches?.start();
       for (const app of apps.all) {
         const subscription = await engine.subscribe(app.id, CONTROL_CHANNEL, (message) => {
           if (message.event !== TERMINATE_EVENT) return;

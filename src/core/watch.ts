@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { App, Limits, WebhookConfig } from "../config.ts";
-import type { ChannelMessage } from "../engine/types.ts";
+import type { ChannelMessage, Engine, EngineSubscription } from "../engine/types.ts";
 import type { DeliveryResult, WatchRecord, WebhookStore } from "../engine/webhook-types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { NUMBER_PLACEHOLDER, type WebhookDelivery } from "../webhooks/delivery.ts";
@@ -50,11 +50,14 @@ export interface Watches {
    * `published` resolved (the watches are read meanwhile); nothing when it rejects.
    */
   notify(app: App, messages: readonly ChannelMessage[], published: Promise<void>): Promise<void>;
-  start(): void;
+  /** Learns which channels have watches, and listens for new ones on every instance. */
+  start(): Promise<void>;
   close(): void;
 }
 
 export interface WatchesDeps {
+  /** Announces new watches to every instance (`WATCH_CHANNEL`). */
+  engine: Engine;
   store: WebhookStore;
   delivery: WebhookDelivery;
   apps: readonly App[];
@@ -73,8 +76,20 @@ const RETAIN_MS = 3_600_000;
 
 const bad = (message: string) => new HeraldError(ErrorCode.BadRequest, message);
 
-export function createWatches({ store, delivery, apps, config, limits, now, onError }: WatchesDeps): Watches {
+/** Internal channel on which an instance that created a watch tells the others its channel. */
+const WATCH_CHANNEL = "$watches";
+
+export function createWatches({ engine, store, delivery, apps, config, limits, now, onError }: WatchesDeps): Watches {
   let sweeper: NodeJS.Timeout | undefined;
+  const announcements: EngineSubscription[] = [];
+  /**
+   * Per app, the channels that may have watches (never fewer than have): a publish elsewhere
+   * reads no watches, so a publish costs nothing extra until its channel is watched. Loaded at
+   * start, grown by this instance's watches and the others' announcements; a stopped watch's
+   * channel stays (a lookup too many) until the instance restarts.
+   */
+  const watched = new Map<string, Set<string>>(apps.map((app) => [app.id, new Set<string>()]));
+  const markWatched = (appId: string, channel: string) => watched.get(appId)?.add(channel);
 
   function expirationOf(input: WatchInput, at: number): number {
     const max = at + config.watchMaxTtlSeconds * 1000;
@@ -151,6 +166,12 @@ export function createWatches({ store, delivery, apps, config, limits, now, onEr
           limit: config.maxWatchesPerApp,
         });
       }
+      markWatched(app.id, channel);
+      await engine.publish(
+        app.id,
+        [{ id: randomUUID(), channel: WATCH_CHANNEL, event: "watch", data: { channel }, headers: {}, publishedAt: new Date(at).toISOString() }],
+        { history: false },
+      );
       await enqueue(app.id, watch, [{ url: watch.address, headers: headersOf(watch, "sync"), body: "" }]);
       return { id: watch.id, channel, resourceId, resourceUri: watch.resourceUri, address: watch.address, token: watch.token, expiration };
     },
@@ -173,12 +194,14 @@ export function createWatches({ store, delivery, apps, config, limits, now, onEr
 
     async notify(app, messages, published) {
       const byChannel = new Map<string, ChannelMessage[]>();
+      const mayHaveWatches = watched.get(app.id);
       for (const message of messages) {
-        if (message.kind !== undefined || message.channel.startsWith("$")) continue;
+        if (message.kind !== undefined || !mayHaveWatches?.has(message.channel)) continue;
         let list = byChannel.get(message.channel);
         if (!list) byChannel.set(message.channel, (list = []));
         list.push(message);
       }
+      if (byChannel.size === 0) return;
       const at = now();
       const ok = published.then(
         () => true,
@@ -210,13 +233,23 @@ export function createWatches({ store, delivery, apps, config, limits, now, onEr
       );
     },
 
-    start() {
+    async start() {
       if (sweeper) return;
       sweeper = setInterval(() => sweep().catch(onError), SWEEP_MS);
       sweeper.unref();
+      for (const app of apps) {
+        // Listen first, then read: a watch made in between is heard, not missed.
+        const subscription = await engine.subscribe(app.id, WATCH_CHANNEL, (message) => {
+          const channel = (message.data as { channel?: unknown } | null)?.channel;
+          if (typeof channel === "string") markWatched(app.id, channel);
+        });
+        announcements.push(subscription);
+        for (const channel of await store.watchedChannels(app.id, now())) markWatched(app.id, channel);
+      }
     },
     close() {
       clearInterval(sweeper);
+      for (const subscription of announcements.splice(0)) subscription.close().catch(onError);
     },
   };
 }

@@ -126,6 +126,10 @@ export function createMemoryWebhooks(): WebhookStore & { clear(): void } {
       return [...map.values()].filter((w) => w.channel === channel && w.expiration > now);
     },
 
+    async watchedChannels(appId, now) {
+      return [...new Set([...(watches.get(appId)?.values() ?? [])].filter((w) => w.expiration > now).map((w) => w.channel))];
+    },
+
     async removeWatch(appId, id) {
       return watches.get(appId)?.delete(id) ?? false;
     },

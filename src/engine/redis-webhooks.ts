@@ -118,6 +118,12 @@ export function createRedisWebhooks(client: Redis, prefix: string): WebhookStore
       return all.map((json) => JSON.parse(json) as WatchRecord).filter((w) => w.expiration > now);
     },
 
+    async watchedChannels(appId, now) {
+      const all = await client.hvals(`${app(appId)}:watch-records`);
+      const live = all.map((json) => JSON.parse(json) as WatchRecord).filter((w) => w.expiration > now);
+      return [...new Set(live.map((w) => w.channel))];
+    },
+
     async removeWatch(appId, id) {
       const json = (await run(REMOVE_WATCH, [`${app(appId)}:watches`, `${app(appId)}:watch-records`], [id, `${app(appId)}:watched:`])) as string | null;
       return typeof json === "string";

@@ -2,7 +2,7 @@
  * The webhook store: durable outbound notifications and the watch channels that cause them,
  * kept by the engine so they survive restarts and are delivered by whichever instance is alive.
  * Two implementations sit side by side — `memory-webhooks.ts` and `redis-webhooks.ts` — and one
- * contract suite (`test/webhook-store-contract.test.ts`) runs against both.
+ * contract suite (`test/webhook-delivery.test.ts`) runs against both.
  *
  * Guarantees every store gives:
  * - Durable: a notification is stored (`enqueue`) before anyone attempts it, and stays until an
@@ -109,6 +109,8 @@ export interface WebhookStore {
   watchesOf(appId: string, channel: string, now: number): Promise<WatchRecord[]>;
   /** Removes a watch (its target is the caller's to drop); false when there was none. */
   removeWatch(appId: string, id: string): Promise<boolean>;
+  /** Channels that have live watches (read once when an instance starts). */
+  watchedChannels(appId: string, now: number): Promise<string[]>;
   /** Watches whose expiration passed (removed by this call, each returned to one caller only). */
   takeExpiredWatches(appId: string, now: number, limit: number): Promise<WatchRecord[]>;
 
