@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { loadConfig } from "../src/config.ts";
 import { APP_ONE, APP_TWO, connectWs, sleep, startPair, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { collect, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
 import { startReceiver, type Receiver } from "./helpers/receiver.ts";
 import { deleteKeys, ENGINES, uniquePrefix } from "./helpers/redis.ts";
 
@@ -30,7 +31,7 @@ for (const engine of ENGINES) {
     beforeAll(async () => {
       receiver = await startReceiver();
       const apps = [
-        { ...APP_ONE, webhooks: [{ url: `${receiver.url}/all` }, { url: `${receiver.url}/members`, events: ["member_added", "member_removed"] }] },
+        { ...APP_ONE, enableClientMessages: true, webhooks: [{ url: `${receiver.url}/all` }, { url: `${receiver.url}/members`, events: ["member_added", "member_removed"] }] },
         APP_TWO,
       ];
       pair = await startPair(engine.redis, prefix, {
@@ -74,6 +75,27 @@ for (const engine of ENGINES) {
     };
     let counter = 0;
     const channelName = (what: string) => `${what}-${++counter}-${Math.random().toString(36).slice(2, 6)}`;
+    const pusherJs = usePusherJs();
+
+    it("sends client_event for a pusher-js client event, once, from the instance it arrived at, with socket_id and user_id", async () => {
+      const channel = `presence-${channelName("typing")}`;
+      const sender = pusherJs.client(a, { member: { user_id: "ada" } });
+      const other = pusherJs.client(b, { member: { user_id: "bob" } });
+      const [mine, theirs] = await Promise.all([subscribe(sender, channel), subscribe(other, channel)]);
+      const seen = collect(theirs.channel);
+      expect(mine.channel.trigger("client-typing", { who: "ada" })).toBe(true);
+      await seen.count(1);
+      await until(() => named(channel).some((e) => e.name === "client_event"));
+      await sleep(300); // a second report (from the other instance) would have come by now
+      const reported = named(channel).filter((e) => e.name === "client_event");
+      expect(reported).toEqual([
+        { name: "client_event", channel, event: "client-typing", data: JSON.stringify({ who: "ada" }), socket_id: sender.connection.socket_id, user_id: "ada" },
+      ]);
+      // The members-only webhook does not get it.
+      expect(named(channel, "/members").some((e) => e.name === "client_event")).toBe(false);
+      sender.disconnect();
+      other.disconnect();
+    });
 
     it("sends channel_occupied, then channel_vacated after the delay, signed so pusher.webhook().isValid() accepts them", async () => {
       const channel = channelName("room");

@@ -361,6 +361,16 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
         options,
       );
       await publisher.deliver(app, [prepared]);
+      if (onLifecycleEvent && (app.webhooks?.length ?? 0) > 0) {
+        onLifecycleEvent(app, {
+          name: "client_event",
+          channel: input.channel,
+          event: input.event,
+          data: typeof input.data === "string" ? input.data : JSON.stringify(input.data ?? null),
+          socket_id: connection.socketId,
+          ...(input.userId === undefined ? {} : { user_id: String(input.userId) }),
+        });
+      }
     },
     async cachePosition(caller, channel) {
       if (caller.role === "anonymous") throw new HeraldError(ErrorCode.Unauthenticated, caller.problem ?? "Missing app key");

@@ -4,7 +4,17 @@ import type { Engine } from "../engine/types.ts";
 /** A change of a channel as Pusher's webhooks name it. */
 export type LifecycleEvent =
   | { readonly name: "channel_occupied" | "channel_vacated"; readonly channel: string }
-  | { readonly name: "member_added" | "member_removed"; readonly channel: string; readonly user_id: string };
+  | { readonly name: "member_added" | "member_removed"; readonly channel: string; readonly user_id: string }
+  /** Sent by the instance the client event arrived at, once (Pusher's `client_event`). */
+  | {
+      readonly name: "client_event";
+      readonly channel: string;
+      readonly event: string;
+      /** As the client sent it: a string, or the JSON text of what it sent. */
+      readonly data: string;
+      readonly socket_id: string;
+      readonly user_id?: string;
+    };
 
 /** What subscribing tells the lifecycle (every call returns at once; the checks run in the background). */
 export interface ChannelLifecycle {
