@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { createRedisEngine } from "../src/engine/redis.ts";
 import { PublishDocument } from "./generated/graphql.ts";
 import { TEST_APPS, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer } from "./helpers/herald.ts";
+import { freePort } from "./helpers/net.ts";
 import { runHeraldExpectingExit, spawnHerald } from "./helpers/process.ts";
 import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
@@ -43,6 +44,10 @@ describe("operational endpoints and GraphiQL", () => {
     expect(value(before, 'herald_connections{app="one",transport="ws"}')).toBe(0);
     expect(before).toMatch(/^process_cpu_user_seconds_total /m); // prom-client's default series
     expect(before).toMatch(/^herald_slow_consumer_disconnects_total 0$/m);
+    // Every *_total series is a counter, whichever part of Herald counts it.
+    const totals = [...before.matchAll(/^# TYPE (herald_\w+_total) (\w+)$/gm)];
+    expect(totals.map(([, name]) => name)).toEqual(expect.arrayContaining(["herald_webhook_deliveries_total", "herald_grip_slow_consumer_disconnects_total", "herald_pusher_slow_consumer_disconnects_total"]));
+    expect(totals.filter(([, , type]) => type !== "counter").map(([, name]) => name)).toEqual([]);
     const publishedBefore = value(before, 'herald_publishes_total{app="one",surface="graphql"}') ?? 0;
     const deliveredBefore = value(before, 'herald_deliveries_total{app="one",transport="ws"}') ?? 0;
     const refusedBefore = value(before, 'herald_errors_total{surface="graphql",code="UNAUTHENTICATED"}') ?? 0;
@@ -263,12 +268,3 @@ async function freezableProxy(target: URL) {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { freePort, redisAnswers } from "./net.ts";
 
 /**
  * A redis-server of a test's own, on a free port and in a directory of its own, to kill and
@@ -37,7 +36,7 @@ export async function startOwnRedis(args: readonly string[]): Promise<OwnRedis |
     child = started;
     exited = new Promise((resolve) => started.once("exit", () => resolve()));
     const deadline = Date.now() + 5_000;
-    while (!(await answers(url))) {
+    while (!(await redisAnswers(url, 500))) {
       if (Date.now() > deadline) throw new Error(`redis-server on ${port} does not answer`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -64,29 +63,4 @@ export async function startOwnRedis(args: readonly string[]): Promise<OwnRedis |
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function answers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    // LOADING (an AOF being read) is an error reply: not ready yet.
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { Redis } from "ioredis";
+import { freePort, redisAnswers } from "../helpers/net.ts";
 import type { TestProject } from "vitest/node";
 
 /**
@@ -13,8 +12,8 @@ export default async function setup(project: TestProject) {
   let child: ChildProcess | undefined;
   let url = process.env.REDIS_URL || undefined;
   if (url) {
-    if (!(await answers(url))) throw new Error(`REDIS_URL=${url} does not answer PING`);
-  } else if (await answers("redis://127.0.0.1:6379")) {
+    if (!(await redisAnswers(url))) throw new Error(`REDIS_URL=${url} does not answer PING`);
+  } else if (await redisAnswers("redis://127.0.0.1:6379")) {
     url = "redis://127.0.0.1:6379";
   } else {
     const port = await freePort();
@@ -28,8 +27,8 @@ export default async function setup(project: TestProject) {
     if (spawned) {
       url = `redis://127.0.0.1:${port}`;
       const deadline = Date.now() + 5_000;
-      while (!(await answers(url)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (!(await answers(url))) url = undefined;
+      while (!(await redisAnswers(url)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (!(await redisAnswers(url))) url = undefined;
     }
   }
   if (!url) {
@@ -43,29 +42,7 @@ export default async function setup(project: TestProject) {
   };
 }
 
-async function answers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 declare module "vitest" {
   export interface ProvidedContext {
