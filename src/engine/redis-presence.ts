@@ -169,7 +169,7 @@ export function createRedisPresence(deps: RedisPresenceDeps): RedisPresence {
       if (places.length > 0) writes.push(redis.sadd(instanceKey(instanceId), ...places));
       for (const [id, leave] of departed) {
         writes.push(
-          runScript(redis, DEPART, [leave.key, leave.field, leave.member.userId]).then((last) => {
+          runScript(redis, LEAVE, [leave.key, leave.field, leave.member.userId, "finish"]).then((last) => {
             if (departed.get(id) !== leave) return; // joined again meanwhile
             departed.delete(id);
             if (last === 1) report(leave.appId, leave.channel, [leave.member]);
@@ -211,22 +211,14 @@ if present then return 'present' end
 return 'added'
 `);
 
-const LEAVE = luaScript(1, `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
-  local ok, member = pcall(cjson.decode, json)
-  if ok and type(member) == 'table' and member.userId == ARGV[2] then return 0 end
-end
-return 1
-`);
-
 /**
- * A leave that failed, finished: as LEAVE, but the user left unless another connection of
- * theirs is present, whether or not Redis still had the field (a Redis that restarted without
- * it never told anyone the user left).
+ * Removes a connection's field; 1 when that was the user's last connection. ARGV[3] = "finish":
+ * a leave that failed, finished — the user left unless another connection of theirs is present,
+ * whether or not Redis still had the field (a Redis that restarted without it never told anyone
+ * the user left).
  */
-const DEPART = luaScript(1, `
-redis.call('HDEL', KEYS[1], ARGV[1])
+const LEAVE = luaScript(1, `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 and ARGV[3] ~= 'finish' then return 0 end
 for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
   local ok, member = pcall(cjson.decode, json)
   if ok and type(member) == 'table' and member.userId == ARGV[2] then return 0 end
