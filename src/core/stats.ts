@@ -15,46 +15,48 @@ export interface Counted<L> {
 /** Deliveries between two latency samples: a sample costs a Date.parse, a delivery should not. */
 export const LATENCY_SAMPLE_EVERY = 64;
 
+/** Counters by two labels, each a cell created on first use. */
+class Counts<A extends string, B extends string> {
+  readonly #cells = new Map<string, { labels: Record<A | B, string>; cell: Cell }>();
+  constructor(
+    private readonly first: A,
+    private readonly second: B,
+  ) {}
+
+  cell(a: string, b: string): Cell {
+    const key = `${a}\u0000${b}`;
+    let entry = this.#cells.get(key);
+    if (!entry) this.#cells.set(key, (entry = { labels: { [this.first]: a, [this.second]: b } as Record<A | B, string>, cell: { n: 0 } }));
+    return entry.cell;
+  }
+
+  read(): Counted<Record<A | B, string>>[] {
+    return [...this.#cells.values()].map(({ labels, cell }) => ({ labels, value: cell.n }));
+  }
+}
+
 export class CoreStats {
-  readonly #deliveries = new Map<string, { labels: { app: string; transport: string }; cell: Cell }>();
-  readonly #publishes = new Map<string, { labels: { app: string; surface: string }; cell: Cell }>();
+  readonly #deliveries = new Counts("app", "transport");
+  readonly #publishes = new Counts("app", "surface");
+  readonly #errors = new Counts("surface", "code");
   /** Told about one delivery in LATENCY_SAMPLE_EVERY: seconds from its publish to its subscriber's queue. */
   onLatencySample: ((transport: string, seconds: number) => void) | undefined = undefined;
 
   /** The counter of messages delivered to subscriptions of `app` over `transport`. */
   deliveryCell(app: string, transport: string): Cell {
-    const key = `${app}\u0000${transport}`;
-    let entry = this.#deliveries.get(key);
-    if (!entry) this.#deliveries.set(key, (entry = { labels: { app, transport }, cell: { n: 0 } }));
-    return entry.cell;
+    return this.#deliveries.cell(app, transport);
   }
 
   countPublishes(app: string, surface: string, count: number): void {
-    const key = `${app}\u0000${surface}`;
-    let entry = this.#publishes.get(key);
-    if (!entry) this.#publishes.set(key, (entry = { labels: { app, surface }, cell: { n: 0 } }));
-    entry.cell.n += count;
+    this.#publishes.cell(app, surface).n += count;
   }
-
-  readonly #errors = new Map<string, { labels: { surface: string; code: string }; cell: Cell }>();
 
   /** An error answered to a client (GraphQL, REST) or met in background work (`engine`). */
   countError(surface: string, code: string): void {
-    const key = `${surface}\u0000${code}`;
-    let entry = this.#errors.get(key);
-    if (!entry) this.#errors.set(key, (entry = { labels: { surface, code }, cell: { n: 0 } }));
-    entry.cell.n++;
+    this.#errors.cell(surface, code).n++;
   }
 
-  errors(): Counted<{ surface: string; code: string }>[] {
-    return [...this.#errors.values()].map(({ labels, cell }) => ({ labels, value: cell.n }));
-  }
-
-  deliveries(): Counted<{ app: string; transport: string }>[] {
-    return [...this.#deliveries.values()].map(({ labels, cell }) => ({ labels, value: cell.n }));
-  }
-
-  publishes(): Counted<{ app: string; surface: string }>[] {
-    return [...this.#publishes.values()].map(({ labels, cell }) => ({ labels, value: cell.n }));
-  }
+  deliveries = () => this.#deliveries.read();
+  publishes = () => this.#publishes.read();
+  errors = () => this.#errors.read();
 }
