@@ -16,7 +16,6 @@ import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { schema } from "./schema/index.ts";
 import { maskGraphQLError } from "./transport/errors.ts";
 import { rateLimiter } from "./core/rate-limit.ts";
-import { Gauge } from "prom-client";
 import { consoleRoutes } from "./transport/console.ts";
 import { createMetrics } from "./transport/metrics.ts";
 import { createDocumentPolicy, documentLimitsOf } from "./transport/document-policy.ts";
@@ -193,42 +192,34 @@ export async function createHerald(config: Config, deps: HeraldDeps = {}): Promi
     engine,
     slowConsumerDisconnects: () => ws.slowConsumerDisconnects,
     graphqlHttpCounts: () => graphqlHttp.counts,
-    more: (registry) => {
-      new Gauge({
+    extra: [
+      {
+        type: "gauge",
         name: "herald_grip_subscribers",
         help: "GRIP subscriber endpoints open now on this instance (/grip/stream, /grip/poll, /grip/ws).",
         labelNames: ["endpoint"],
-        registers: [registry],
-        collect() {
-          for (const [endpoint, count] of Object.entries(grip.open)) this.set({ endpoint }, count);
-        },
-      });
-      new Gauge({
+        read: () => Object.entries(grip.open).map(([endpoint, count]) => ({ labels: { endpoint }, value: count })),
+      },
+      {
+        type: "counter",
+        name: "herald_grip_slow_consumer_disconnects_total",
+        help: "GRIP subscribers dropped because they read too slowly.",
+        read: () => [{ labels: {}, value: grip.slowConsumerDisconnects }],
+      },
+      {
+        type: "counter",
         name: "herald_pusher_slow_consumer_disconnects_total",
         help: "Pusher WebSockets (/app/:key) closed with 4100 because they read too slowly.",
-        registers: [registry],
-        collect() {
-          this.set(pusherWs.slowConsumerDisconnects);
-        },
-      });
-      new Gauge({
+        read: () => [{ labels: {}, value: pusherWs.slowConsumerDisconnects }],
+      },
+      {
+        type: "counter",
         name: "herald_webhook_deliveries_total",
         help: "Outbound notification attempts on this instance, by outcome (retried: failed and tried again later).",
         labelNames: ["outcome"],
-        registers: [registry],
-        collect() {
-          for (const outcome of ["delivered", "retried", "failed"] as const) this.set({ outcome }, webhooks.counts[outcome]);
-        },
-      });
-      new Gauge({
-        name: "herald_grip_slow_consumer_disconnects_total",
-        help: "GRIP subscribers dropped because they read too slowly.",
-        registers: [registry],
-        collect() {
-          this.set(grip.slowConsumerDisconnects);
-        },
-      });
-    },
+        read: () => (["delivered", "retried", "failed"] as const).map((outcome) => ({ labels: { outcome }, value: webhooks.counts[outcome] })),
+      },
+    ],
   });
   server.on("upgrade", (req, socket, head) => {
     // The Pusher transport listens for its own upgrades (/app/:key).

@@ -15,8 +15,17 @@ export interface MetricsSources {
   slowConsumerDisconnects(): number;
   /** Backend POSTs the direct lane executed, or read and handed to Yoga. */
   graphqlHttpCounts(): { direct: number; handedToYoga: number };
-  /** Extra collectors of other transports (GRIP…), called at every scrape. */
-  more?: ((registry: Registry) => void) | undefined;
+  /** Series of other parts (GRIP, Pusher WebSocket, webhooks), read at every scrape. */
+  extra?: readonly ExtraSeries[] | undefined;
+}
+
+/** A series another part of Herald counts itself: its values, read when `/metrics` is scraped. */
+export interface ExtraSeries {
+  readonly type: "counter" | "gauge";
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly string[];
+  read(): { labels: Record<string, string>; value: number }[];
 }
 
 export interface HeraldMetrics {
@@ -33,38 +42,29 @@ export function createMetrics(sources: MetricsSources): HeraldMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  new Gauge({
-    name: "herald_connections",
-    help: "Open client connections on this instance, by app and transport (ws, sse, grip).",
-    labelNames: ["app", "transport"],
-    registers: [registry],
-    collect() {
+  /** A series read from plain numbers at scrape time (reset first: labels that went away go too). */
+  const seriesOf = <L extends string>(type: "counter" | "gauge", name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]) => {
+    const collect = function (this: Counter<L> | Gauge<L>) {
       this.reset();
-      for (const app of core.apps.all) this.set({ app: app.id, transport: "ws" }, 0);
-      for (const s of core.connectionStats()) this.set({ app: s.app, transport: s.transport }, s.connections);
-    },
-  });
-  new Gauge({
-    name: "herald_subscriptions",
-    help: "Channel subscriptions open on this instance, by app and transport.",
-    labelNames: ["app", "transport"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of core.connectionStats()) this.set({ app: s.app, transport: s.transport }, s.subscriptions);
-    },
-  });
+      for (const { labels, value } of read()) (this instanceof Counter ? this.inc(labels, value) : this.set(labels, value));
+    };
+    const options = { name, help, labelNames: [...labelNames], registers: [registry] };
+    return type === "counter" ? new Counter({ ...options, collect }) : new Gauge({ ...options, collect });
+  };
   const counterOf = <L extends string>(name: string, help: string, labelNames: L[], read: () => { labels: Record<L, string>; value: number }[]) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { labels, value } of read()) this.inc(labels, value);
-      },
-    });
+    seriesOf("counter", name, help, labelNames, read);
+  const connections = () => {
+    const open = core.connectionStats();
+    // Every app shows, idle ones at 0.
+    for (const app of core.apps.all) if (!open.some((s) => s.app === app.id)) open.push({ app: app.id, transport: "ws", connections: 0, subscriptions: 0 });
+    return open;
+  };
+  seriesOf("gauge", "herald_connections", "Open client connections on this instance, by app and transport (ws, sse, grip, pusher).", ["app", "transport"], () =>
+    connections().map((s) => ({ labels: { app: s.app, transport: s.transport }, value: s.connections })),
+  );
+  seriesOf("gauge", "herald_subscriptions", "Channel subscriptions open on this instance, by app and transport.", ["app", "transport"], () =>
+    core.connectionStats().map((s) => ({ labels: { app: s.app, transport: s.transport }, value: s.subscriptions })),
+  );
   counterOf("herald_publishes_total", "Messages published through this instance, by app and surface (graphql, pusher, backendless, grip, zato, schedule); duplicates not counted.", ["app", "surface"], () =>
     core.stats.publishes(),
   );
@@ -85,14 +85,9 @@ export function createMetrics(sources: MetricsSources): HeraldMetrics {
   counterOf("herald_redis_reconnects_total", "Times the connection to Redis came back after it dropped (Redis engine).", [], () => [
     { labels: {}, value: engine.stats?.reconnects ?? 0 },
   ]);
-  new Gauge({
-    name: "herald_process_resident_memory_bytes",
-    help: "Resident set size of this process (also process_resident_memory_bytes).",
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
-    },
-  });
+  seriesOf("gauge", "herald_process_resident_memory_bytes", "Resident set size of this process (also process_resident_memory_bytes).", [], () => [
+    { labels: {}, value: process.memoryUsage.rss() },
+  ]);
   const latency = new Histogram({
     name: "herald_publish_to_delivery_seconds",
     help: "Seconds from a message's publish to its subscriber's queue on this instance, by transport; one delivery in 64 is sampled.",
@@ -101,7 +96,7 @@ export function createMetrics(sources: MetricsSources): HeraldMetrics {
     registers: [registry],
   });
   core.stats.onLatencySample = (transport, seconds) => latency.observe({ transport }, seconds);
-  sources.more?.(registry);
+  for (const series of sources.extra ?? []) seriesOf(series.type, series.name, series.help, series.labelNames ?? [], series.read);
 
   return {
     registry,
