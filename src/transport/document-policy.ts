@@ -66,6 +66,11 @@ export interface DocumentPolicy {
    * bound (`BAD_REQUEST`, naming the setting) or does not parse (graphql-js's syntax error).
    */
   prepare(query: string): PreparedDocument;
+  /**
+   * The document of `query` when it is within bounds, parses and validates; undefined otherwise
+   * (for a lane that hands every other document on, to a path that reports why).
+   */
+  validDocument(query: string): DocumentNode | undefined;
   /** Validation errors of a document `prepare` made; undefined for any other document. */
   validationOf(document: DocumentNode): readonly GraphQLError[] | undefined;
   /** Yoga's parse and validate phases through `prepare` (in place of Yoga's own count-bounded cache). */
@@ -191,7 +196,16 @@ export function createDocumentPolicy(schema: GraphQLSchema, limits: DocumentLimi
     },
   };
 
-  return { prepare, validationOf: (document) => validation.get(document), plugin };
+  function validDocument(query: string): DocumentNode | undefined {
+    try {
+      const prepared = prepare(query);
+      return prepared.errors.length === 0 ? prepared.document : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  return { prepare, validDocument, validationOf: (document) => validation.get(document), plugin };
 }
 
 function isSpecifiedRules(rules: readonly ValidationRule[] | undefined): boolean {

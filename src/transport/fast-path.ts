@@ -106,14 +106,8 @@ export function createFastPath({ schema, maskError, documents }: FastPathOptions
   const rendered = new WeakMap<object, Map<FastGroup, Buffer>>();
 
   function analyse(query: string, operationName: string | null | undefined): FastOperation | undefined {
-    let document: DocumentNode;
-    try {
-      const prepared = documents.prepare(query);
-      if (prepared.errors.length > 0) return undefined;
-      document = prepared.document;
-    } catch {
-      return undefined; // over a bound or not parsing: graphql-ws's path says so
-    }
+    const document = documents.validDocument(query);
+    if (!document) return undefined; // over a bound, not parsing or not valid: graphql-ws's path says so
     let byName = analysed.get(document);
     if (!byName) analysed.set(document, (byName = new Map()));
     const key = operationName ?? "";

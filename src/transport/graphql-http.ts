@@ -73,19 +73,6 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, documents, on
   };
   return Object.assign(handler, { counts });
 
-  /**
-   * Whether `query` is within bounds, parses and validates: a document that fails goes to Yoga
-   * before anything of Yoga's has seen it, because Yoga's hooks shape the error from the HTTP
-   * request they expect to find in the context (Yoga asks the same policy, which remembers).
-   */
-  function isValid(query: string): boolean {
-    try {
-      return documents.prepare(query).errors.length === 0;
-    } catch {
-      return false;
-    }
-  }
-
   async function serve(req: IncomingMessage, res: ServerResponse, accepted: Accepted) {
     const body = await readBody(req, maxRequestBytes);
     const params = body && paramsOf(body);
@@ -94,7 +81,9 @@ export function createGraphqlHttp({ yoga, herald, maxRequestBytes, documents, on
     const headers = req.headers;
     const caller = httpCaller(herald, headers.authorization, keyHeader(headers["x-herald-key"]));
     // Anonymous callers are Yoga's, which rate-limits them before their document is looked at.
-    if (caller.role === "anonymous" || !isValid(params.query)) return fallback(req, res, body);
+    // A document over a bound or not valid goes to Yoga before anything of Yoga's has seen it:
+    // Yoga's hooks shape the error from the HTTP request (it asks the same policy, which remembers).
+    if (caller.role === "anonymous" || !documents.validDocument(params.query)) return fallback(req, res, body);
     const enveloped = yoga.getEnveloped({ caller, params });
     // Through Yoga's hooks (the document policy answers from what it just found): the document
     // parses; a rule a plugin adds could still refuse it, and Yoga then says so.
