@@ -55,13 +55,34 @@ export interface Subscriber {
   close(): void;
 }
 
-const SEQ_KEY = Buffer.from('"seq":');
-const T_KEY = Buffer.from('"t":');
+/** What a protocol's control messages can do to the subscriber the shared socket core runs. */
+export interface SubscriberControl {
+  send(message: object): void;
+  /** The subscription is live (resolves `live` once). */
+  becomeLive(): void;
+  /** The subscription failed before going live (rejects `live`). */
+  fail(error: Error): void;
+  readonly isLive: boolean;
+}
 
-export function openSubscriber({ url, appKey, channel, ready, sink }: SubscriberOptions): Subscriber {
+export interface BenchSocketOptions {
+  url: string;
+  protocol?: string;
+  channel: string;
+  sink: DeliverySink;
+  /** How `seq` and `t` appear in a benchmark message's raw frame (escaped inside a JSON string for Pusher). */
+  keys: { seq: Buffer; t: Buffer };
+  onOpen?(control: SubscriberControl): void;
+  /** Every frame that is not a benchmark message once live. */
+  onControl(data: Buffer, control: SubscriberControl): void;
+}
+
+/**
+ * The socket side every protocol's bench subscriber shares: the live and closed promises, slow
+ * reading, and benchmark messages read from the raw frame without `JSON.parse`.
+ */
+export function openBenchSocket({ url, protocol, channel, sink, keys, onOpen, onControl }: BenchSocketOptions): Subscriber {
   const startedAt = performance.now();
-  // A random id per subscription, as graphql-ws's own client does (no shared-id shortcut).
-  const id = randomUUID();
   let isLive = false;
   let closedByUs = false;
   let slow = false;
@@ -75,14 +96,20 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
   });
   live.catch(() => {}); // the generator awaits it; a late rejection must not crash the process
 
-  const socket = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false, skipUTF8Validation: true });
-  const send = (message: object) => socket.send(JSON.stringify(message));
-  const becomeLive = () => {
-    if (isLive) return;
-    isLive = true;
-    resolveLive(performance.now() - startedAt);
+  const options = { perMessageDeflate: false, skipUTF8Validation: true };
+  const socket = protocol === undefined ? new WebSocket(url, options) : new WebSocket(url, protocol, options);
+  const control: SubscriberControl = {
+    send: (message) => socket.send(JSON.stringify(message)),
+    becomeLive() {
+      if (isLive) return;
+      isLive = true;
+      resolveLive(performance.now() - startedAt);
+    },
+    fail: (error) => rejectLive(error),
+    get isLive() {
+      return isLive;
+    },
   };
-
   const subscriber: Subscriber = {
     channel,
     live,
@@ -105,22 +132,20 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
     },
   };
 
-  socket.on("open", () => send({ type: MessageType.ConnectionInit, payload: { key: appKey } }));
-
+  if (onOpen) socket.on("open", () => onOpen(control));
   socket.on("message", (data: Buffer) => {
     if (slow) return;
     if (isLive) {
-      const seqAt = data.indexOf(SEQ_KEY);
+      const seqAt = data.indexOf(keys.seq);
       if (seqAt !== -1) {
         const receivedAt = performance.now();
-        const tAt = data.indexOf(T_KEY);
-        sink.delivered(subscriber, readNumber(data, seqAt + SEQ_KEY.length), readNumber(data, tAt + T_KEY.length), receivedAt);
+        const tAt = data.indexOf(keys.t);
+        sink.delivered(subscriber, readNumber(data, seqAt + keys.seq.length), readNumber(data, tAt + keys.t.length), receivedAt);
         return;
       }
     }
-    handleControlMessage(data);
+    onControl(data, control);
   });
-
   socket.on("error", (error) => rejectLive(error));
   socket.on("close", (code, reason) => {
     const text = `socket closed: ${code} ${reason.toString() || "(no reason)"}`;
@@ -128,46 +153,59 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
     resolveClosed(code);
     if (!closedByUs && !slow) sink.problem(text);
   });
-
-  function handleControlMessage(data: Buffer) {
-    let message: { type?: string; id?: string; payload?: any };
-    try {
-      message = JSON.parse(data.toString("utf8"));
-    } catch {
-      sink.problem(`not JSON: ${data.toString("utf8", 0, 120)}`);
-      return;
-    }
-    switch (message.type) {
-      case MessageType.ConnectionAck:
-        send({ id, type: MessageType.Subscribe, payload: { query: CHANNEL_SUBSCRIPTION, variables: { name: channel } } });
-        if (ready === "probe") becomeLive();
-        return;
-      case MessageType.Next: {
-        const event = message.payload?.data?.channel;
-        if (event?.kind === "SUBSCRIBED") return becomeLive();
-        if (message.payload?.errors) return sink.problem(`error payload: ${JSON.stringify(message.payload.errors).slice(0, 200)}`);
-        // A message before the SUBSCRIBED event (it does not count), or one without seq.
-        if (!isLive) return;
-        return sink.problem(`unexpected next: ${data.toString("utf8", 0, 200)}`);
-      }
-      case MessageType.Error:
-        rejectLive(new Error(`subscribe failed: ${JSON.stringify(message.payload).slice(0, 200)}`));
-        return sink.problem(`error message: ${JSON.stringify(message.payload).slice(0, 200)}`);
-      case MessageType.Complete:
-        return sink.problem("the server completed a subscription");
-      case MessageType.Ping:
-        return send({ type: MessageType.Pong });
-      case MessageType.Pong:
-        return;
-      default:
-        return sink.problem(`unknown message type: ${String(message.type)}`);
-    }
-  }
-
   return subscriber;
 }
 
-/** A JSON number starting at `offset` (parseFloat stops at the `,` or `}` after it). */
+const GRAPHQL_WS_KEYS = { seq: Buffer.from('"seq":'), t: Buffer.from('"t":') };
+
+export function openSubscriber({ url, appKey, channel, ready, sink }: SubscriberOptions): Subscriber {
+  // A random id per subscription, as graphql-ws's own client does (no shared-id shortcut).
+  const id = randomUUID();
+  return openBenchSocket({
+    url,
+    protocol: "graphql-transport-ws",
+    channel,
+    sink,
+    keys: GRAPHQL_WS_KEYS,
+    onOpen: ({ send }) => send({ type: MessageType.ConnectionInit, payload: { key: appKey } }),
+    onControl(data, { send, becomeLive, fail, isLive }) {
+      let message: { type?: string; id?: string; payload?: any };
+      try {
+        message = JSON.parse(data.toString("utf8"));
+      } catch {
+        sink.problem(`not JSON: ${data.toString("utf8", 0, 120)}`);
+        return;
+      }
+      switch (message.type) {
+        case MessageType.ConnectionAck:
+          send({ id, type: MessageType.Subscribe, payload: { query: CHANNEL_SUBSCRIPTION, variables: { name: channel } } });
+          if (ready === "probe") becomeLive();
+          return;
+        case MessageType.Next: {
+          const event = message.payload?.data?.channel;
+          if (event?.kind === "SUBSCRIBED") return becomeLive();
+          if (message.payload?.errors) return sink.problem(`error payload: ${JSON.stringify(message.payload.errors).slice(0, 200)}`);
+          // A message before the SUBSCRIBED event (it does not count), or one without seq.
+          if (!isLive) return;
+          return sink.problem(`unexpected next: ${data.toString("utf8", 0, 200)}`);
+        }
+        case MessageType.Error:
+          fail(new Error(`subscribe failed: ${JSON.stringify(message.payload).slice(0, 200)}`));
+          return sink.problem(`error message: ${JSON.stringify(message.payload).slice(0, 200)}`);
+        case MessageType.Complete:
+          return sink.problem("the server completed a subscription");
+        case MessageType.Ping:
+          return send({ type: MessageType.Pong });
+        case MessageType.Pong:
+          return;
+        default:
+          return sink.problem(`unknown message type: ${String(message.type)}`);
+      }
+    },
+  });
+}
+
+/** A JSON number starting at `offset` (parseFloat stops at the `,`, `}` or `\\` after it). */
 function readNumber(data: Buffer, offset: number): number {
   return parseFloat(data.toString("latin1", offset, offset + 32));
 }
