@@ -22,11 +22,15 @@ export interface App {
   readonly webhooks?: readonly AppWebhook[] | undefined;
   /** Pusher WebSocket clients may send `client-*` events on private and presence channels (off unless set). */
   readonly enableClientMessages?: boolean;
+  /** Subscribers of the app's channels (not presence ones) are told the channel's subscription count as it changes (off unless set). */
+  readonly enableSubscriptionCount?: boolean;
 }
 
-/** Events an app's Pusher webhook may ask for (all of them when `events` is absent). */
+/** Events an app's Pusher webhook may ask for. */
 export const PUSHER_WEBHOOK_EVENTS = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "subscription_count"] as const;
 export type PusherWebhookEvent = (typeof PUSHER_WEBHOOK_EVENTS)[number];
+/** A webhook without `events` gets these: every event but `subscription_count`, which Pusher too enables on its own. */
+export const DEFAULT_PUSHER_WEBHOOK_EVENTS: readonly PusherWebhookEvent[] = PUSHER_WEBHOOK_EVENTS.filter((e) => e !== "subscription_count");
 
 export interface AppWebhook {
   readonly url: string;
@@ -129,6 +133,7 @@ export interface Config {
   readonly schedules: ScheduleConfig;
   readonly queues: QueueConfig;
   readonly webhooks: WebhookConfig;
+  readonly subscriptionCount: SubscriptionCountConfig;
 }
 
 /** Durable pull queues (createQueue / pull; Zato subscriptions). */
@@ -186,6 +191,17 @@ export interface WebhookConfig {
   readonly pusherBatchMs: number;
 }
 
+/**
+ * Subscription count events (`enableSubscriptionCount`, and the `subscription_count` webhook):
+ * a channel's count is reported at most once per `intervalMs` per instance, once per
+ * `largeIntervalMs` when it has more than `largeChannel` subscriptions (Pusher's own split).
+ */
+export interface SubscriptionCountConfig {
+  readonly intervalMs: number;
+  readonly largeChannel: number;
+  readonly largeIntervalMs: number;
+}
+
 export interface ScheduleConfig {
   /** Shortest `repeatEvery` a schedule may ask for (Backendless' own minimum is 1 s). */
   readonly minRepeatSeconds: number;
@@ -235,6 +251,7 @@ const appSchema = z.object({
     .max(10)
     .optional(),
   enableClientMessages: z.boolean().optional(),
+  enableSubscriptionCount: z.boolean().optional(),
 });
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -330,6 +347,9 @@ const envSchema = z.object({
   HERALD_MAX_WATCHES_PER_APP: int(0, 10_000_000).default(10_000),
   HERALD_PUSHER_WEBHOOK_DELAY_MS: int(0, 600_000).default(3_000),
   HERALD_PUSHER_WEBHOOK_BATCH_MS: int(0, 60_000).default(100),
+  HERALD_SUBSCRIPTION_COUNT_INTERVAL_MS: int(0, 600_000).default(100),
+  HERALD_SUBSCRIPTION_COUNT_LARGE_CHANNEL: int(0, 100_000_000).default(100),
+  HERALD_SUBSCRIPTION_COUNT_LARGE_INTERVAL_MS: int(0, 600_000).default(5_000),
   HERALD_PUSHER_ACTIVITY_TIMEOUT_SECONDS: int(1, 3_600).default(120),
   HERALD_PUSHER_PONG_TIMEOUT_MS: int(100, 600_000).default(30_000),
   HERALD_PUSHER_CLIENT_EVENTS_PER_SECOND: int(1, 10_000).default(10),
@@ -464,6 +484,11 @@ export function loadConfig(env: Env = process.env): Config {
       pusherVacateDelayMs: e.HERALD_PUSHER_WEBHOOK_DELAY_MS,
       pusherBatchMs: e.HERALD_PUSHER_WEBHOOK_BATCH_MS,
     },
+    subscriptionCount: {
+      intervalMs: e.HERALD_SUBSCRIPTION_COUNT_INTERVAL_MS,
+      largeChannel: e.HERALD_SUBSCRIPTION_COUNT_LARGE_CHANNEL,
+      largeIntervalMs: e.HERALD_SUBSCRIPTION_COUNT_LARGE_INTERVAL_MS,
+    },
   });
 }
 
@@ -499,9 +524,10 @@ function parseApps(json: string | undefined, file: string | undefined): App[] {
     name: a.name ?? a.id,
     enabled: a.enabled ?? true,
     enableClientMessages: a.enableClientMessages ?? false,
+    enableSubscriptionCount: a.enableSubscriptionCount ?? false,
     ...(a.fanoutServiceId === undefined ? {} : { fanoutServiceId: a.fanoutServiceId }),
     ...(a.fanoutToken === undefined ? {} : { fanoutToken: a.fanoutToken }),
-    ...(a.webhooks ? { webhooks: a.webhooks.map((w) => ({ url: w.url, events: w.events ?? [...PUSHER_WEBHOOK_EVENTS] })) } : {}),
+    ...(a.webhooks ? { webhooks: a.webhooks.map((w) => ({ url: w.url, events: w.events ?? [...DEFAULT_PUSHER_WEBHOOK_EVENTS] })) } : {}),
   }));
   for (const field of ["id", "key", "secret"] as const) {
     const seen = new Set<string>();

@@ -6,6 +6,7 @@ import { APP_ONE, APP_TWO, connectWs, sleep, startPair, subscribeChannel, type T
 import { collect, subscribe, usePusherJs } from "./helpers/pusher-js.ts";
 import { startReceiver, type Receiver } from "./helpers/receiver.ts";
 import { deleteKeys, ENGINES, uniquePrefix } from "./helpers/redis.ts";
+import { until } from "./helpers/wait.ts";
 
 /**
  * Pusher lifecycle webhooks (HERALD_APPS `webhooks`): what a receiver using the official `pusher`
@@ -68,11 +69,6 @@ for (const engine of ENGINES) {
           return (hook.getData() as Hook).events;
         });
     const named = (channel: string, path = "/all") => events(path).filter((e) => e.channel === channel);
-    const until = async (check: () => boolean, ms = 8_000) => {
-      const deadline = Date.now() + ms;
-      while (!check() && Date.now() < deadline) await sleep(25);
-      expect(check()).toBe(true);
-    };
     let counter = 0;
     const channelName = (what: string) => `${what}-${++counter}-${Math.random().toString(36).slice(2, 6)}`;
     const pusherJs = usePusherJs();

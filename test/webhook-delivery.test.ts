@@ -248,6 +248,17 @@ for (const factory of stores) {
       await store.clearFlag(APP_TWO.id, name);
     });
 
+    it("exchanges a value atomically: of callers writing one value, one sees the old one", async () => {
+      const name = target();
+      expect(await store.exchangeValue(APP_ONE.id, name, "3")).toBeNull();
+      const results = await Promise.all([store.exchangeValue(APP_ONE.id, name, "4"), store.exchangeValue(APP_ONE.id, name, "4")]);
+      expect(results.sort()).toEqual(["3", "4"]);
+      expect(await store.exchangeValue(APP_TWO.id, name, "9")).toBeNull(); // apps apart
+      expect(await store.exchangeValue(APP_ONE.id, name, null)).toBe("4");
+      expect(await store.exchangeValue(APP_ONE.id, name, null)).toBeNull();
+      await store.exchangeValue(APP_TWO.id, name, null);
+    });
+
     it("keeps apps apart and forgets a dropped target", async () => {
       const t = target();
       const delivery = createWebhookDelivery({ store, apps: [], config: webhookConfig(), onError: () => {} });

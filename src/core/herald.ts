@@ -33,7 +33,7 @@ import { randomUUID } from "node:crypto";
 import { isExpired } from "../engine/queue-types.ts";
 import type { PullOptions } from "./queues.ts";
 import type { WebhookDelivery } from "../webhooks/delivery.ts";
-import { createChannelLifecycle, type LifecycleEvent } from "./lifecycle.ts";
+import { createChannelLifecycle, wantsSubscriptionCount, type LifecycleEvent } from "./lifecycle.ts";
 import { createWatches, type WatchChannel, type WatchChannelState, type WatchInput } from "./watch.ts";
 
 /**
@@ -123,9 +123,8 @@ export const TERMINATED_REASON = "Terminated by the app";
 
 export type CoreConfig = Pick<
   Config,
-  "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip" | "queues"
-> &
-  Partial<Pick<Config, "webhooks">>;
+  "apps" | "limits" | "messageStatusTtlSeconds" | "schedules" | "idempotencyWindowSeconds" | "historySize" | "grip" | "queues" | "webhooks" | "subscriptionCount"
+>;
 
 export interface CoreDeps {
   config: CoreConfig;
@@ -156,7 +155,7 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
   const { limits } = config;
   const apps = createAppRegistry(config.apps);
   const watches =
-    webhooks && config.webhooks
+    webhooks
       ? createWatches({ engine, store: engine.webhooks, delivery: webhooks, apps: config.apps, config: config.webhooks, limits, now: () => now().getTime(), onError })
       : undefined;
   const requireWatches = () => {
@@ -176,10 +175,17 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     afterPublish: watches && ((app, messages, published) => watches.notify(app, messages, published)),
     onError,
   });
-  const withWebhooks = new Set(config.apps.filter((app) => (app.webhooks?.length ?? 0) > 0).map((app) => app.id));
+  const withWebhooks = onLifecycleEvent ? new Set(config.apps.filter((app) => (app.webhooks?.length ?? 0) > 0).map((app) => app.id)) : new Set<string>();
   const lifecycle =
-    onLifecycleEvent && withWebhooks.size > 0 && config.webhooks
-      ? createChannelLifecycle({ engine, appIds: withWebhooks, delayMs: config.webhooks.pusherVacateDelayMs, emit: onLifecycleEvent, onError })
+    withWebhooks.size > 0 || config.apps.some(wantsSubscriptionCount)
+      ? createChannelLifecycle({
+          engine,
+          appIds: withWebhooks,
+          delayMs: config.webhooks.pusherVacateDelayMs,
+          subscriptionCount: config.subscriptionCount,
+          emit: onLifecycleEvent,
+          onError,
+        })
       : undefined;
   const stats = new CoreStats();
   const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, lifecycle, onError, stats });

@@ -1,10 +1,16 @@
-import type { App } from "../config.ts";
-import type { Engine } from "../engine/types.ts";
+import { randomUUID } from "node:crypto";
+import type { App, SubscriptionCountConfig } from "../config.ts";
+import type { ChannelMessage, Engine } from "../engine/types.ts";
+import { channelKind } from "./channel-auth.ts";
+
+/** SUBSCRIPTION_COUNT events travel as messages on the channel itself, kept in no history. */
+export const SUBSCRIPTION_COUNT_EVENT = "herald:subscription_count";
 
 /** A change of a channel as Pusher's webhooks name it. */
 export type LifecycleEvent =
   | { readonly name: "channel_occupied" | "channel_vacated"; readonly channel: string }
   | { readonly name: "member_added" | "member_removed"; readonly channel: string; readonly user_id: string }
+  | { readonly name: "subscription_count"; readonly channel: string; readonly subscription_count: number }
   /** Sent by the instance the client event arrived at, once (Pusher's `client_event`). */
   | {
       readonly name: "client_event";
@@ -27,13 +33,37 @@ export interface ChannelLifecycle {
 
 export interface LifecycleDeps {
   engine: Engine;
-  /** Only these apps' channels are watched (those with lifecycle webhooks). */
+  /** Only these apps' channels are watched for occupancy and members (those with lifecycle webhooks). */
   appIds: ReadonlySet<string>;
   /** `channel_vacated` and `member_removed` wait this long, and are not sent if the channel or member is back by then. */
   delayMs: number;
-  /** Receives each event once, service-wide. */
-  emit(app: App, event: LifecycleEvent): void;
+  /** How often a channel's subscription count is reported, for apps that want it (see `wantsSubscriptionCount`). */
+  subscriptionCount: SubscriptionCountConfig;
+  /** Receives each event once, service-wide (absent: no webhooks). */
+  emit?: ((app: App, event: LifecycleEvent) => void) | undefined;
   onError(error: unknown): void;
+}
+
+/** Whether the app's channels report their subscription count: to subscribers, or to a webhook. */
+export function wantsSubscriptionCount(app: App): boolean {
+  return app.enableSubscriptionCount === true || countWebhook(app);
+}
+
+function countWebhook(app: App): boolean {
+  return app.webhooks?.some((w) => w.events.includes("subscription_count")) ?? false;
+}
+
+/** The message that tells a channel's subscribers its subscription count. */
+export function subscriptionCountMessage(channel: string, count: number): ChannelMessage {
+  return {
+    kind: "SUBSCRIPTION_COUNT",
+    id: randomUUID(),
+    channel,
+    event: SUBSCRIPTION_COUNT_EVENT,
+    data: { subscriptionCount: count },
+    headers: {},
+    publishedAt: new Date().toISOString(),
+  };
 }
 
 /**
@@ -45,11 +75,24 @@ export interface LifecycleDeps {
  * (occupied, vacated, occupied…) whatever the interleaving. A leave is checked only after
  * `delayMs`: a reconnect within it finds the channel occupied (or the member present) again, and
  * the flag was never cleared, so neither a vacate nor a new occupy is sent.
+ *
+ * Subscription counts (apps with `enableSubscriptionCount` or a `subscription_count` webhook;
+ * not presence channels, whose members say more) work the same way with a value instead of a
+ * flag: a check reads the count and exchanges it for the one last reported (`exchangeValue`),
+ * and only the caller that changed it reports it — to the channel's subscribers, as a
+ * SUBSCRIPTION_COUNT message on every instance, and to the webhook. A change waits
+ * `intervalMs` for the changes that follow it (a burst of joins is one report); after a report
+ * the instance checks once more after the interval (`largeIntervalMs` past `largeChannel`
+ * subscriptions), which both throttles the channel and corrects a report that a slower check on
+ * another instance overwrote with an older count.
  */
-export function createChannelLifecycle({ engine, appIds, delayMs, emit, onError }: LifecycleDeps): ChannelLifecycle {
+export function createChannelLifecycle({ engine, appIds, delayMs, subscriptionCount, emit, onError }: LifecycleDeps): ChannelLifecycle {
   const timers = new Set<NodeJS.Timeout>();
+  /** Channels (`appId\0channel`) whose count check is due; a change meanwhile waits for it. */
+  const countChecks = new Map<string, NodeJS.Timeout>();
   let closed = false;
   const watched = (app: App, channel: string) => appIds.has(app.id) && !channel.startsWith("$");
+  const counted = (app: App, channel: string) => wantsSubscriptionCount(app) && !channel.startsWith("$") && channelKind(channel) !== "presence";
 
   function later(check: () => Promise<void>) {
     if (closed) return;
@@ -61,28 +104,51 @@ export function createChannelLifecycle({ engine, appIds, delayMs, emit, onError 
     timers.add(timer);
   }
 
+  function checkCountLater(app: App, channel: string, afterMs: number) {
+    const key = `${app.id}\0${channel}`;
+    if (closed || countChecks.has(key)) return;
+    const timer = setTimeout(() => {
+      countChecks.delete(key);
+      checkCount(app, channel).catch(onError);
+    }, afterMs);
+    timer.unref();
+    countChecks.set(key, timer);
+  }
+
+  async function checkCount(app: App, channel: string) {
+    const count = (await engine.channelCounts(app.id, channel)).subscriptionCount;
+    const value = count > 0 ? String(count) : null;
+    if ((await engine.webhooks.exchangeValue(app.id, `count:${channel}`, value)) === value) return;
+    if (app.enableSubscriptionCount) await engine.publish(app.id, [subscriptionCountMessage(channel, count)], { history: false });
+    if (emit && countWebhook(app)) emit(app, { name: "subscription_count", channel, subscription_count: count });
+    const { intervalMs, largeChannel, largeIntervalMs } = subscriptionCount;
+    checkCountLater(app, channel, count > largeChannel ? largeIntervalMs : intervalMs);
+  }
+
   async function checkChannel(app: App, channel: string) {
     const { subscriptionCount } = await engine.channelCounts(app.id, channel);
     const flag = `occupied:${channel}`;
     if (subscriptionCount > 0) {
-      if (await engine.webhooks.setFlag(app.id, flag)) emit(app, { name: "channel_occupied", channel });
-    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit(app, { name: "channel_vacated", channel });
+      if (await engine.webhooks.setFlag(app.id, flag)) emit?.(app, { name: "channel_occupied", channel });
+    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit?.(app, { name: "channel_vacated", channel });
   }
 
   async function checkMember(app: App, channel: string, userId: string) {
     const present = (await engine.presence.members(app.id, channel)).some((m) => m.userId === userId);
     const flag = `member:${channel}\0${userId}`;
     if (present) {
-      if (await engine.webhooks.setFlag(app.id, flag)) emit(app, { name: "member_added", channel, user_id: userId });
-    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit(app, { name: "member_removed", channel, user_id: userId });
+      if (await engine.webhooks.setFlag(app.id, flag)) emit?.(app, { name: "member_added", channel, user_id: userId });
+    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit?.(app, { name: "member_removed", channel, user_id: userId });
   }
 
   return {
     subscribed(app, channel) {
       if (watched(app, channel)) checkChannel(app, channel).catch(onError);
+      if (counted(app, channel)) checkCountLater(app, channel, subscriptionCount.intervalMs);
     },
     unsubscribed(app, channel) {
       if (watched(app, channel)) later(() => checkChannel(app, channel));
+      if (counted(app, channel)) checkCountLater(app, channel, subscriptionCount.intervalMs);
     },
     memberAdded(app, channel, userId) {
       if (watched(app, channel)) checkMember(app, channel, userId).catch(onError);
@@ -92,8 +158,9 @@ export function createChannelLifecycle({ engine, appIds, delayMs, emit, onError 
     },
     close() {
       closed = true;
-      for (const timer of timers) clearTimeout(timer);
+      for (const timer of [...timers, ...countChecks.values()]) clearTimeout(timer);
       timers.clear();
+      countChecks.clear();
     },
   };
 }

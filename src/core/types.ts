@@ -107,7 +107,7 @@ export interface PublishResult {
   readonly channels: readonly Partial<ChannelInfo>[];
 }
 
-export type ChannelEventKind = "MESSAGE" | "SUBSCRIBED" | "MEMBER_ADDED" | "MEMBER_REMOVED";
+export type ChannelEventKind = "MESSAGE" | "SUBSCRIBED" | "MEMBER_ADDED" | "MEMBER_REMOVED" | "SUBSCRIPTION_COUNT";
 
 /** What a subscription yields. */
 export interface ChannelEvent extends Omit<ChannelMessage, "kind" | "id" | "excludeSocketId" | "publishedAt"> {

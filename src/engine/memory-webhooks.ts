@@ -24,6 +24,7 @@ export function createMemoryWebhooks(): WebhookStore & { clear(): void } {
   const watches = new Map<string, Map<string, WatchRecord>>();
   const keyOf = (appId: string, target: string) => `${appId}\0${target}`;
   const flags = new Set<string>();
+  const values = new Map<string, string>();
   const watchesIn = (appId: string) => {
     let map = watches.get(appId);
     if (!map) watches.set(appId, (map = new Map()));
@@ -153,8 +154,17 @@ export function createMemoryWebhooks(): WebhookStore & { clear(): void } {
       return flags.delete(keyOf(appId, name));
     },
 
+    async exchangeValue(appId, name, value) {
+      const key = keyOf(appId, name);
+      const previous = values.get(key) ?? null;
+      if (value === null) values.delete(key);
+      else values.set(key, value);
+      return previous;
+    },
+
     clear() {
       flags.clear();
+      values.clear();
       targets.clear();
       watches.clear();
     },

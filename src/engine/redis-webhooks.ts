@@ -147,8 +147,16 @@ export function createRedisWebhooks(client: Redis, prefix: string): WebhookStore
     async clearFlag(appId, name) {
       return (await client.del(`${app(appId)}:wh:flag:${name}`)) === 1;
     },
+
+    async exchangeValue(appId, name, value) {
+      const key = `${app(appId)}:wh:value:${name}`;
+      return value === null ? client.getdel(key) : client.set(key, value, "EX", VALUE_TTL_SECONDS, "GET");
+    },
   };
 }
+
+/** How long a value of `exchangeValue` outlives its last write. */
+const VALUE_TTL_SECONDS = 24 * 3600;
 
 // Lua turns large numbers into strings like "1.7e+12": every time written back is formatted
 // with %.0f to keep all its digits.

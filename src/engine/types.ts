@@ -51,8 +51,8 @@ import type { WebhookStore } from "./webhook-types.ts";
 
 /** One message on one channel, as it travels through the broker. */
 export interface ChannelMessage {
-  /** Presence events; absent for ordinary messages. */
-  readonly kind?: "MEMBER_ADDED" | "MEMBER_REMOVED" | undefined;
+  /** Presence and subscription count events; absent for ordinary messages. */
+  readonly kind?: "MEMBER_ADDED" | "MEMBER_REMOVED" | "SUBSCRIPTION_COUNT" | undefined;
   readonly id: string;
   readonly channel: string;
   readonly event: string;

@@ -121,4 +121,11 @@ export interface WebhookStore {
   setFlag(appId: string, name: string): Promise<boolean>;
   /** True for the one caller that cleared a set flag. */
   clearFlag(appId: string, name: string): Promise<boolean>;
+  /**
+   * Replaces a service-wide value (e.g. "the subscription count last reported for this channel")
+   * and returns the one it replaced, or null; `null` removes it. Atomic across instances: of
+   * several callers writing one value, only the first sees a different previous one. Redis keeps
+   * a value a day after its last write.
+   */
+  exchangeValue(appId: string, name: string, value: string | null): Promise<string | null>;
 }

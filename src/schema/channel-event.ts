@@ -15,6 +15,10 @@ const ChannelEventKind = builder.enumType("ChannelEventKind", {
     MESSAGE: { description: "A published message." },
     MEMBER_ADDED: { description: "Presence channels: a user joined (`member`); not sent to the joining connection." },
     MEMBER_REMOVED: { description: "Presence channels: a user's last connection left (`member`)." },
+    SUBSCRIPTION_COUNT: {
+      description:
+        "The channel's subscription count changed: `data` is `{\"subscriptionCount\": n}`. Only for apps with `enableSubscriptionCount`, and not on presence channels.",
+    },
   } as const,
 });
 

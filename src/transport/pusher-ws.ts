@@ -465,6 +465,10 @@ function eventText(item: ChannelEvent): string {
       ? encode("pusher_internal:member_added", { user_id: member.userId, user_info: member.info }, item.channel)
       : encode("pusher_internal:member_removed", { user_id: member.userId }, item.channel);
   }
+  if (item.kind === "SUBSCRIPTION_COUNT") {
+    const { subscriptionCount } = item.data as { subscriptionCount: number };
+    return encode("pusher_internal:subscription_count", { subscription_count: subscriptionCount }, item.channel);
+  }
   const data = typeof item.data === "string" ? item.data : JSON.stringify(item.data);
   // Pusher names the sender of a client event on a presence channel.
   if (item.publisherId !== undefined && item.event.startsWith("client-") && channelKind(item.channel) === "presence") {

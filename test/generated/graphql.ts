@@ -13,7 +13,9 @@ export type ChannelEventKind =
   /** A published message. */
   | 'MESSAGE'
   /** First event of every subscription: from here on nothing published is missed. It comes again, with `recovered: false`, when messages were lost on their way (Redis restarted without them). */
-  | 'SUBSCRIBED';
+  | 'SUBSCRIBED'
+  /** The channel's subscription count changed: `data` is `{"subscriptionCount": n}`. Only for apps with `enableSubscriptionCount`, and not on presence channels. */
+  | 'SUBSCRIPTION_COUNT';
 
 /** Counts a publish may return per channel. */
 export type ChannelInfoField =

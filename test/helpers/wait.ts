@@ -12,6 +12,13 @@ export async function eventually<T>(read: () => Promise<T>, expected: T, ms = 5_
   return value;
 }
 
+/** Polls `check` until it holds or `ms` pass, then asserts it. */
+export async function until(check: () => boolean, ms = 8_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(check()).toBe(true);
+}
+
 /** What an SDK rejects with on a non-2xx answer (the `pusher` SDK's RequestError). */
 export interface SdkError {
   status?: number;
