@@ -99,6 +99,23 @@ for (const engine of ENGINES) {
       expect(((await state.json()) as any).data.channel.name).toBe(channel);
     });
 
+    it("sends a string published with a mimeType as is, with that content type; other data as JSON", async () => {
+      const channel = fresh("feed");
+      await watch(server, channel, { id: fresh("w"), type: "web_hook", address: `${receiver.url}/notify` });
+      await receiver.waitFor(1);
+      const publishAs = (data: unknown, mimeType: string) =>
+        graphql(server, "mutation($input: PublishInput!) { publish(input: $input) { id } }", { input: { channels: [channel], data, mimeType } });
+      await publishAs("<p>plain <b>HTML</b></p>", "text/html; charset=utf-8");
+      await publishAs('{"already":"json text"}', "application/json");
+      await publishAs({ structured: true }, "text/plain"); // not a string: its JSON text
+      const got = (await receiver.waitFor(4)).slice(1);
+      expect(got.map((r) => [r.headers["content-type"], r.body])).toEqual([
+        ["text/html; charset=utf-8", "<p>plain <b>HTML</b></p>"],
+        ["application/json", '{"already":"json text"}'],
+        ["application/json", '{"structured":true}'],
+      ]);
+    });
+
     it("retries a receiver's 500s until it answers 200, then sends the next messages in order", async () => {
       const channel = fresh("orders");
       let failures = 2;

@@ -216,16 +216,11 @@ export function createWatches({ engine, store, delivery, apps, config, limits, n
               enqueue(
                 app.id,
                 watch,
-                list.map((message) => ({
-                  url: watch.address,
-                  headers: {
-                    ...headersOf(watch, "exists"),
-                    "X-Herald-Event": message.event,
-                    "X-Herald-Message-Id": message.id,
-                    "Content-Type": "application/json",
-                  },
-                  body: JSON.stringify(message.data ?? null),
-                })),
+                list.map((message) => {
+                  const { contentType, body } = notificationBody(message);
+                  const headers = { ...headersOf(watch, "exists"), "X-Herald-Event": message.event, "X-Herald-Message-Id": message.id, "Content-Type": contentType };
+                  return { url: watch.address, headers, body };
+                }),
               ),
             ),
           );
@@ -257,4 +252,13 @@ export function createWatches({ engine, store, delivery, apps, config, limits, n
 /** Herald's opaque id of a channel: the same for every watch of it, telling nothing of its name. */
 function resourceIdOf(appId: string, channel: string): string {
   return createHash("sha256").update(`${appId}\0${channel}`).digest("base64url").slice(0, 27);
+}
+
+/**
+ * An `exists` notification's body: a string published with a `mimeType` (Zato's `mime_type`,
+ * GraphQL's `mimeType`) goes as is, with that content type; any other data as its JSON text.
+ */
+function notificationBody(message: ChannelMessage): { contentType: string; body: string } {
+  if (typeof message.data === "string" && message.mimeType !== undefined) return { contentType: message.mimeType, body: message.data };
+  return { contentType: "application/json", body: JSON.stringify(message.data ?? null) };
 }
