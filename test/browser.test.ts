@@ -13,7 +13,7 @@ describe.skipIf(skipBrowser)("in a browser, offline", () => {
   let browser: Browser;
   beforeAll(async () => {
     // No HERALD_APPS: the development app, whose key GraphiQL's headers are pre-filled with.
-    herald = await createHerald(loadConfig({ LOG_LEVEL: "silent" }), { logger: pino({ level: "silent" }) });
+    herald = await createHerald(loadConfig({ LOG_LEVEL: "silent", HERALD_WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32" }), { logger: pino({ level: "silent" }) });
     const { port } = await herald.listen(0, "127.0.0.1");
     url = `http://127.0.0.1:${port}`;
     browser = await launchChromium();
@@ -68,6 +68,9 @@ describe.skipIf(skipBrowser)("in a browser, offline", () => {
     // The occupied channel shows up in the live list, with its subscription.
     const channelRows = () => page.$$eval("#channels tbody tr", (rows) => rows.map((r) => [...r.children].map((td) => td.textContent)));
     await eventually(channelRows, [["console-news", "1", ""]], 10_000);
+    // The activity list heard it being occupied (channelActivity over SSE, with the secret).
+    const activityRows = () => page.$$eval("#activity tbody tr", (rows) => rows.map((r) => [...r.children].slice(1).map((td) => td.textContent)));
+    await eventually(activityRows, [["OCCUPIED", "console-news", ""]], 10_000);
 
     // A backend's publish appears within a second.
     const started = Date.now();
@@ -85,6 +88,20 @@ describe.skipIf(skipBrowser)("in a browser, offline", () => {
     await page.click("#publish button");
     await eventually(async () => (await eventRows())[0]?.slice(0, 2), ["MESSAGE", "from-console"], 5_000);
     expect(await page.textContent("#publish-status")).toMatch(/^published /);
+
+    // A pull queue and a watch channel the backend creates show up, the watch with its last notification.
+    const created = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${DEVELOPMENT_APP.secret}` },
+      body: JSON.stringify({
+        query: 'mutation { createQueue(channel: "console-news") { key } watch(channel: "console-news", input: { id: "console-watch", address: "http://127.0.0.1:9/hook" }) { id } }',
+      }),
+    });
+    expect(((await created.json()) as { errors?: unknown }).errors).toBeUndefined();
+    const queueRows = () => page.$$eval("#queues tbody tr", (rows) => rows.map((r) => [...r.children].slice(1).map((td) => td.textContent)));
+    await eventually(queueRows, [["console-news", "0", "0"]], 10_000);
+    const watchRows = () => page.$$eval("#watches tbody tr", (rows) => rows.map((r) => [...r.children].slice(0, 3).map((td) => td.textContent)));
+    await eventually(watchRows, [["console-watch", "console-news", "http://127.0.0.1:9/hook"]], 10_000);
     expect(blocked).toEqual([]);
   }, 60_000);
 });

@@ -274,6 +274,23 @@ for (const engine of ENGINES) {
       const missing = await graphql(server, "mutation($id: String!) { stopWatch(id: $id, resourceId: \"nope\") }", { id });
       expect(missing.errors![0]!.extensions!.code).toBe("NOT_FOUND");
     });
+
+    it("lists the app's live watch channels by channel name (watchChannels), up to first", async () => {
+      const [early, late] = [`aaa-${fresh("list")}`, `zzz-${fresh("list")}`];
+      const ids = [fresh("w"), fresh("w")];
+      await watch(server, late, { id: ids[1], type: "web_hook", address: receiver.url });
+      await watch(server, early, { id: ids[0], type: "web_hook", address: receiver.url });
+      const list = await graphql(server, "{ watchChannels(first: 100) { id channel address deliveries { number } } }");
+      const mine = (list.data!.watchChannels as { id: string; channel: string }[]).filter((w) => ids.includes(w.id));
+      expect(mine.map((w) => w.channel)).toEqual([early, late]);
+      expect((await graphql(server, "{ watchChannels(first: 1) { id } }")).data!.watchChannels).toHaveLength(1);
+      expect((await graphql(server, "{ watchChannels { id } }", {}, APP_TWO.secret)).data!.watchChannels.filter((w: { id: string }) => ids.includes(w.id))).toEqual([]);
+      expect((await graphql(server, "{ watchChannels(first: 0) { id } }")).errors![0]!.extensions!.code).toBe("BAD_REQUEST");
+      for (const [i, channel] of [early, late].entries()) {
+        const state = await watchState(server, ids[i]!);
+        expect(state.data!.watchChannel.channel).toBe(channel);
+      }
+    });
   });
 }
 

@@ -5,8 +5,9 @@
 const $ = (selector) => document.querySelector(selector);
 const MAX_ROWS = 200;
 const POLL_MS = 1000;
+const SLOW_POLL_MS = 5000;
 
-const state = { key: "", secret: "", client: undefined, channel: undefined, unsubscribe: undefined, poll: undefined };
+const state = { key: "", secret: "", client: undefined, channel: undefined, unsubscribe: undefined, poll: undefined, slowPoll: undefined, activity: undefined };
 
 function setStatus(element, text, isError = false) {
   element.textContent = text;
@@ -56,6 +57,73 @@ async function refreshChannels() {
     setStatus($("#channels-hint"), channels.length === 0 ? "No channel is occupied." : "");
   } catch (error) {
     setStatus($("#channels-hint"), error.message, true);
+  }
+}
+
+// The app's queues and watch channels (with their last notification), every few seconds.
+async function refreshQueuesAndWatches() {
+  try {
+    const { queues, watchChannels } = await backend(
+      "{ queues { key channel depth dropped createdAt } watchChannels(first: 20) { id channel address expiration deliveries { number state status attempts lastError } } }",
+    );
+    $("#queues tbody").replaceChildren(...queues.map((q) => row([[q.key], [q.channel], [String(q.depth)], [String(q.dropped)]])));
+    $("#watches tbody").replaceChildren(
+      ...watchChannels.map((w) => {
+        const last = w.deliveries.find((d) => d.state !== "PENDING") ?? w.deliveries[0];
+        const pending = w.deliveries.filter((d) => d.state === "PENDING" || d.state === "RETRYING").length;
+        const outcome = last ? `#${last.number} ${last.state}${last.status ? ` ${last.status}` : ""}${last.lastError ? ` (${last.lastError})` : ""}` : "";
+        return row([[w.id], [w.channel], [w.address], [String(pending)], [outcome]]);
+      }),
+    );
+  } catch (error) {
+    setStatus($("#channels-hint"), error.message, true);
+  }
+}
+
+/**
+ * The app's channel activity (occupied, vacated, members, counts) as it happens: GraphQL over
+ * SSE with the secret (a POST, which EventSource cannot send, so read from fetch's stream).
+ */
+async function followActivity() {
+  const controller = new AbortController();
+  state.activity = controller;
+  const list = $("#activity tbody");
+  try {
+    const response = await fetch("/graphql", {
+      method: "POST",
+      signal: controller.signal,
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${state.secret}` },
+      body: JSON.stringify({ query: "subscription { channelActivity { kind channel userId subscriptionCount at } }" }),
+    });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5))
+          .join("\n");
+        if (!data) continue;
+        const { data: result, errors } = JSON.parse(data);
+        if (errors?.length) {
+          list.prepend(row([["ERROR"], [errors[0].message]]));
+          continue;
+        }
+        const a = result.channelActivity;
+        list.prepend(row([[a.at.slice(11, 23)], [a.kind], [a.channel], [a.userId ?? show(a.subscriptionCount)]]));
+        while (list.children.length > MAX_ROWS) list.lastChild.remove();
+        void refreshChannels();
+      }
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) list.prepend(row([["ERROR"], [error.message]]));
   }
 }
 
@@ -122,7 +190,9 @@ $("#connect").addEventListener("submit", (event) => {
   state.secret = String(form.get("secret")).trim();
   state.unsubscribe?.();
   state.client?.dispose();
+  state.activity?.abort();
   clearInterval(state.poll);
+  clearInterval(state.slowPoll);
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
   setStatus($("#status"), "connecting…");
   state.client = graphqlWs.createClient({
@@ -137,7 +207,10 @@ $("#connect").addEventListener("submit", (event) => {
   });
   if (state.secret) {
     void refreshChannels();
+    void refreshQueuesAndWatches();
+    void followActivity();
     state.poll = setInterval(refreshChannels, POLL_MS);
+    state.slowPoll = setInterval(refreshQueuesAndWatches, SLOW_POLL_MS);
   } else {
     setStatus($("#channels-hint"), "Give the secret to see them.");
   }

@@ -1,5 +1,5 @@
 import type { App, Config } from "../config.ts";
-import type { Engine, StreamPosition } from "../engine/types.ts";
+import type { Engine, EngineSubscription, StreamPosition } from "../engine/types.ts";
 import { ErrorCode, HeraldError } from "../errors.ts";
 import { assertEnabled, createAppRegistry, type AppRegistry } from "./apps.ts";
 import { createConnectionRegistry } from "./connections.ts";
@@ -10,6 +10,7 @@ import { createQueues } from "./queues.ts";
 import { rateLimiter } from "./rate-limit.ts";
 import { createScheduleRunner, createScheduler, type ScheduleInput } from "./schedule.ts";
 import { createSubscribe, messageEvent } from "./subscribe.ts";
+import { createSubscriberQueue, type SubscriberQueue } from "./subscriber-queue.ts";
 import type {
   Caller,
   ChannelInfo,
@@ -33,7 +34,7 @@ import { randomUUID } from "node:crypto";
 import { isExpired } from "../engine/queue-types.ts";
 import type { PullOptions } from "./queues.ts";
 import type { WebhookDelivery } from "../webhooks/delivery.ts";
-import { createChannelLifecycle, wantsSubscriptionCount, type LifecycleEvent } from "./lifecycle.ts";
+import { ACTIVITY_CHANNEL, activityMessage, createChannelLifecycle, type ChannelActivity, type LifecycleEvent } from "./lifecycle.ts";
 import { createWatches, type WatchChannel, type WatchChannelState, type WatchInput } from "./watch.ts";
 
 /**
@@ -71,6 +72,12 @@ export interface HeraldCore {
   queues(caller: Caller, channel?: string | null): Promise<QueueInfo[]>;
   /** Opens a client connection of `app` (throws `TOO_MANY_CONNECTIONS` past the limit). */
   connect(app: App, transport: Connection["transport"], options?: ConnectOptions): Connection;
+  /**
+   * Backend: the app's channels as they are occupied and vacated, members as they come and go,
+   * and subscription counts where the app counts them — computed once service-wide, heard on
+   * every instance; only channels starting with `prefix`. Resolves once the engine subscribed.
+   */
+  channelActivity(caller: Caller, options?: { prefix?: string | null }): Promise<SubscriberQueue<ChannelActivity>>;
   /** Resolves once the engine confirmed the subscription; the stream's first event is `SUBSCRIBED`. */
   subscribe(caller: Caller, args: SubscribeArgs): Promise<SubscriptionStream>;
   /** Starts a Google-style watch channel on `channel` (see watch.ts); `baseUrl` prefixes its resourceUri. */
@@ -79,6 +86,8 @@ export interface HeraldCore {
   stopWatch(caller: Caller, id: unknown, resourceId: unknown): Promise<void>;
   /** A live watch channel and its latest deliveries; undefined when there is none. */
   watchChannel(caller: Caller, id: string): Promise<WatchChannelState | undefined>;
+  /** The app's live watch channels, by channel name, at most `first` (1–100). */
+  watchChannels(caller: Caller, first: number): Promise<WatchChannel[]>;
   /**
    * A client event (Pusher `client-*`) that `connection` sends to the other subscribers of a
    * private or presence channel, on every instance; refused unless the app enables client
@@ -175,18 +184,20 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     afterPublish: watches && ((app, messages, published) => watches.notify(app, messages, published)),
     onError,
   });
-  const withWebhooks = onLifecycleEvent ? new Set(config.apps.filter((app) => (app.webhooks?.length ?? 0) > 0).map((app) => app.id)) : new Set<string>();
-  const lifecycle =
-    withWebhooks.size > 0 || config.apps.some(wantsSubscriptionCount)
-      ? createChannelLifecycle({
-          engine,
-          appIds: withWebhooks,
-          delayMs: config.webhooks.pusherVacateDelayMs,
-          subscriptionCount: config.subscriptionCount,
-          emit: onLifecycleEvent,
-          onError,
-        })
-      : undefined;
+  // Lifecycle events go to every instance's channelActivity streams, and to the app's webhooks.
+  const lifecycle = createChannelLifecycle({
+    engine,
+    delayMs: config.webhooks.pusherVacateDelayMs,
+    subscriptionCount: config.subscriptionCount,
+    emit: reportLifecycle,
+    onError,
+  });
+  function reportLifecycle(app: App, event: LifecycleEvent) {
+    const message = activityMessage(event, now());
+    if (message) engine.publish(app.id, [message], { history: false }).catch(onError);
+    if (onLifecycleEvent && (app.webhooks?.length ?? 0) > 0) onLifecycleEvent(app, event);
+  }
+  const activityStreams = new Set<SubscriberQueue<ChannelActivity>>();
   const stats = new CoreStats();
   const subscribe = createSubscribe({ engine, limits, connections, historySize: config.historySize, lifecycle, onError, stats });
   // A schedule's runs are publishes too, counted under their own surface.
@@ -209,7 +220,7 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
   engine.presence.onExpired((appId, channel, members) => {
     for (const member of members) publishMemberEvent(engine, appId, channel, "MEMBER_REMOVED", member).catch(onError);
     const app = apps.byId(appId);
-    if (app) for (const member of members) lifecycle?.memberRemoved(app, channel, member.userId);
+    if (app) for (const member of members) lifecycle.memberRemoved(app, channel, member.userId);
   });
 
   const backendLimiter = rateLimiter({ perSecond: limits.backendRatePerApp, setting: "HERALD_RATE_LIMIT_BACKEND_PER_APP", what: "backend operations per app" });
@@ -341,6 +352,35 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
       assertOpen();
       return subscribe(caller, args);
     },
+    async channelActivity(caller, options = {}) {
+      assertOpen();
+      const app = backendApp(caller);
+      const prefix = options.prefix ?? "";
+      if (typeof prefix !== "string" || prefix.length > limits.maxChannelNameLength) {
+        throw new HeraldError(ErrorCode.BadRequest, `prefix must be a string of at most ${limits.maxChannelNameLength} characters`, { limit: limits.maxChannelNameLength });
+      }
+      let subscription: EngineSubscription | undefined;
+      const stream = createSubscriberQueue<ChannelActivity>({
+        limit: limits.subscriberQueueLength,
+        onClose: () => {
+          activityStreams.delete(stream);
+          subscription?.close().catch(onError);
+        },
+      });
+      activityStreams.add(stream);
+      try {
+        subscription = await engine.subscribe(app.id, ACTIVITY_CHANNEL, (message) => {
+          const activity = message.data as ChannelActivity;
+          if (activity.channel.startsWith(prefix)) stream.push(activity);
+        });
+      } catch (error) {
+        stream.end();
+        onError(error);
+        throw new HeraldError(ErrorCode.EngineUnavailable, "Could not subscribe: engine unavailable");
+      }
+      if (stream.closed) await subscription.close(); // the client left while we subscribed
+      return stream;
+    },
     async watch(caller, channel, input, options) {
       assertOpen();
       return requireWatches().watch(backendApp(caller), channel, input, options);
@@ -350,6 +390,11 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     },
     async watchChannel(caller, id) {
       return requireWatches().get(backendApp(caller), id);
+    },
+    async watchChannels(caller, first) {
+      const app = backendApp(caller);
+      if (!Number.isInteger(first) || first < 1 || first > 100) throw new HeraldError(ErrorCode.BadRequest, "first must be between 1 and 100", { limit: 100 });
+      return requireWatches().list(app, first);
     },
     async clientEvent(connection, input, options = {}) {
       assertOpen();
@@ -367,16 +412,14 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
         options,
       );
       await publisher.deliver(app, [prepared]);
-      if (onLifecycleEvent && (app.webhooks?.length ?? 0) > 0) {
-        onLifecycleEvent(app, {
+      reportLifecycle(app, {
           name: "client_event",
           channel: input.channel,
           event: input.event,
           data: typeof input.data === "string" ? input.data : JSON.stringify(input.data ?? null),
           socket_id: connection.socketId,
           ...(input.userId === undefined ? {} : { user_id: String(input.userId) }),
-        });
-      }
+      });
     },
     async cachePosition(caller, channel) {
       if (caller.role === "anonymous") throw new HeraldError(ErrorCode.Unauthenticated, caller.problem ?? "Missing app key");
@@ -415,7 +458,8 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
     close() {
       closing = true;
       watches?.close();
-      lifecycle?.close();
+      lifecycle.close();
+      for (const stream of [...activityStreams]) stream.end();
       for (const subscription of controlSubscriptions.splice(0)) subscription.close().catch(onError);
       for (const connection of connections.all()) {
         for (const queue of [...connection.subscriptions]) queue.end();

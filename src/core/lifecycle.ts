@@ -6,6 +6,41 @@ import { channelKind } from "./channel-auth.ts";
 /** SUBSCRIPTION_COUNT events travel as messages on the channel itself, kept in no history. */
 export const SUBSCRIPTION_COUNT_EVENT = "herald:subscription_count";
 
+/** The app's lifecycle events travel to every instance (for `channelActivity`) on this internal channel. */
+export const ACTIVITY_CHANNEL = "$activity";
+const ACTIVITY_EVENT = "herald:activity";
+
+/** A lifecycle event as `channelActivity` reports it (client events are not activity). */
+export interface ChannelActivity {
+  readonly kind: "OCCUPIED" | "VACATED" | "MEMBER_ADDED" | "MEMBER_REMOVED" | "SUBSCRIPTION_COUNT";
+  readonly channel: string;
+  readonly userId?: string | undefined;
+  readonly subscriptionCount?: number | undefined;
+  /** ISO-8601: when the instance that computed it reported it. */
+  readonly at: string;
+}
+
+const ACTIVITY_KINDS = {
+  channel_occupied: "OCCUPIED",
+  channel_vacated: "VACATED",
+  member_added: "MEMBER_ADDED",
+  member_removed: "MEMBER_REMOVED",
+  subscription_count: "SUBSCRIPTION_COUNT",
+} as const;
+
+/** The message that carries a lifecycle event to every instance's `channelActivity` streams; none for a client event. */
+export function activityMessage(event: LifecycleEvent, at: Date): ChannelMessage | undefined {
+  if (event.name === "client_event") return undefined;
+  const activity: ChannelActivity = {
+    kind: ACTIVITY_KINDS[event.name],
+    channel: event.channel,
+    ...("user_id" in event ? { userId: event.user_id } : {}),
+    ...("subscription_count" in event ? { subscriptionCount: event.subscription_count } : {}),
+    at: at.toISOString(),
+  };
+  return { id: randomUUID(), channel: ACTIVITY_CHANNEL, event: ACTIVITY_EVENT, data: activity, headers: {}, publishedAt: activity.at };
+}
+
 /** A change of a channel as Pusher's webhooks name it. */
 export type LifecycleEvent =
   | { readonly name: "channel_occupied" | "channel_vacated"; readonly channel: string }
@@ -33,24 +68,18 @@ export interface ChannelLifecycle {
 
 export interface LifecycleDeps {
   engine: Engine;
-  /** Only these apps' channels are watched for occupancy and members (those with lifecycle webhooks). */
-  appIds: ReadonlySet<string>;
   /** `channel_vacated` and `member_removed` wait this long, and are not sent if the channel or member is back by then. */
   delayMs: number;
   /** How often a channel's subscription count is reported, for apps that want it (see `wantsSubscriptionCount`). */
   subscriptionCount: SubscriptionCountConfig;
-  /** Receives each event once, service-wide (absent: no webhooks). */
-  emit?: ((app: App, event: LifecycleEvent) => void) | undefined;
+  /** Receives each event once, service-wide. */
+  emit(app: App, event: LifecycleEvent): void;
   onError(error: unknown): void;
 }
 
 /** Whether the app's channels report their subscription count: to subscribers, or to a webhook. */
 export function wantsSubscriptionCount(app: App): boolean {
-  return app.enableSubscriptionCount === true || countWebhook(app);
-}
-
-function countWebhook(app: App): boolean {
-  return app.webhooks?.some((w) => w.events.includes("subscription_count")) ?? false;
+  return app.enableSubscriptionCount === true || (app.webhooks?.some((w) => w.events.includes("subscription_count")) ?? false);
 }
 
 /** The message that tells a channel's subscribers its subscription count. */
@@ -74,25 +103,29 @@ export function subscriptionCountMessage(channel: string, count: number): Channe
  * instances subscribing to one channel produce one `channel_occupied`, and events alternate
  * (occupied, vacated, occupied…) whatever the interleaving. A leave is checked only after
  * `delayMs`: a reconnect within it finds the channel occupied (or the member present) again, and
- * the flag was never cleared, so neither a vacate nor a new occupy is sent.
+ * the flag was never cleared, so neither a vacate nor a new occupy is sent. Only an instance's
+ * first subscription to a channel and its last leaving it are checked: while it holds another,
+ * the channel is occupied whatever else happens.
  *
  * Subscription counts (apps with `enableSubscriptionCount` or a `subscription_count` webhook;
  * not presence channels, whose members say more) work the same way with a value instead of a
  * flag: a check reads the count and exchanges it for the one last reported (`exchangeValue`),
  * and only the caller that changed it reports it — to the channel's subscribers, as a
- * SUBSCRIPTION_COUNT message on every instance, and to the webhook. A change waits
+ * SUBSCRIPTION_COUNT message on every instance, and to `emit`. A change waits
  * `intervalMs` for the changes that follow it (a burst of joins is one report); after a report
  * the instance checks once more after the interval (`largeIntervalMs` past `largeChannel`
  * subscriptions), which both throttles the channel and corrects a report that a slower check on
  * another instance overwrote with an older count.
  */
-export function createChannelLifecycle({ engine, appIds, delayMs, subscriptionCount, emit, onError }: LifecycleDeps): ChannelLifecycle {
+export function createChannelLifecycle({ engine, delayMs, subscriptionCount, emit, onError }: LifecycleDeps): ChannelLifecycle {
   const timers = new Set<NodeJS.Timeout>();
+  /** This instance's subscriptions per channel (`appId\0channel`). */
+  const local = new Map<string, number>();
   /** Channels (`appId\0channel`) whose count check is due; a change meanwhile waits for it. */
   const countChecks = new Map<string, NodeJS.Timeout>();
   let closed = false;
-  const watched = (app: App, channel: string) => appIds.has(app.id) && !channel.startsWith("$");
-  const counted = (app: App, channel: string) => wantsSubscriptionCount(app) && !channel.startsWith("$") && channelKind(channel) !== "presence";
+  const watched = (channel: string) => !channel.startsWith("$");
+  const counted = (app: App, channel: string) => wantsSubscriptionCount(app) && channelKind(channel) !== "presence";
 
   function later(check: () => Promise<void>) {
     if (closed) return;
@@ -120,7 +153,7 @@ export function createChannelLifecycle({ engine, appIds, delayMs, subscriptionCo
     const value = count > 0 ? String(count) : null;
     if ((await engine.webhooks.exchangeValue(app.id, `count:${channel}`, value)) === value) return;
     if (app.enableSubscriptionCount) await engine.publish(app.id, [subscriptionCountMessage(channel, count)], { history: false });
-    if (emit && countWebhook(app)) emit(app, { name: "subscription_count", channel, subscription_count: count });
+    emit(app, { name: "subscription_count", channel, subscription_count: count });
     const { intervalMs, largeChannel, largeIntervalMs } = subscriptionCount;
     checkCountLater(app, channel, count > largeChannel ? largeIntervalMs : intervalMs);
   }
@@ -129,32 +162,43 @@ export function createChannelLifecycle({ engine, appIds, delayMs, subscriptionCo
     const { subscriptionCount } = await engine.channelCounts(app.id, channel);
     const flag = `occupied:${channel}`;
     if (subscriptionCount > 0) {
-      if (await engine.webhooks.setFlag(app.id, flag)) emit?.(app, { name: "channel_occupied", channel });
-    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit?.(app, { name: "channel_vacated", channel });
+      if (await engine.webhooks.setFlag(app.id, flag)) emit(app, { name: "channel_occupied", channel });
+    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit(app, { name: "channel_vacated", channel });
   }
 
   async function checkMember(app: App, channel: string, userId: string) {
     const present = (await engine.presence.members(app.id, channel)).some((m) => m.userId === userId);
     const flag = `member:${channel}\0${userId}`;
     if (present) {
-      if (await engine.webhooks.setFlag(app.id, flag)) emit?.(app, { name: "member_added", channel, user_id: userId });
-    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit?.(app, { name: "member_removed", channel, user_id: userId });
+      if (await engine.webhooks.setFlag(app.id, flag)) emit(app, { name: "member_added", channel, user_id: userId });
+    } else if (await engine.webhooks.clearFlag(app.id, flag)) emit(app, { name: "member_removed", channel, user_id: userId });
   }
 
   return {
     subscribed(app, channel) {
-      if (watched(app, channel)) checkChannel(app, channel).catch(onError);
+      if (!watched(channel)) return;
+      const key = `${app.id}\0${channel}`;
+      const held = local.get(key) ?? 0;
+      local.set(key, held + 1);
+      if (held === 0) checkChannel(app, channel).catch(onError);
       if (counted(app, channel)) checkCountLater(app, channel, subscriptionCount.intervalMs);
     },
     unsubscribed(app, channel) {
-      if (watched(app, channel)) later(() => checkChannel(app, channel));
+      if (!watched(channel)) return;
+      const key = `${app.id}\0${channel}`;
+      const held = (local.get(key) ?? 1) - 1;
+      if (held > 0) local.set(key, held);
+      else {
+        local.delete(key);
+        later(() => checkChannel(app, channel));
+      }
       if (counted(app, channel)) checkCountLater(app, channel, subscriptionCount.intervalMs);
     },
     memberAdded(app, channel, userId) {
-      if (watched(app, channel)) checkMember(app, channel, userId).catch(onError);
+      if (watched(channel)) checkMember(app, channel, userId).catch(onError);
     },
     memberRemoved(app, channel, userId) {
-      if (watched(app, channel)) later(() => checkMember(app, channel, userId));
+      if (watched(channel)) later(() => checkMember(app, channel, userId));
     },
     close() {
       closed = true;

@@ -45,6 +45,8 @@ export interface Watches {
   /** NOT_FOUND unless the app has a live watch with this id and resourceId. */
   stop(app: App, id: unknown, resourceId: unknown): Promise<void>;
   get(app: App, id: string): Promise<WatchChannelState | undefined>;
+  /** The app's live watches, by channel, at most `first`. */
+  list(app: App, first: number): Promise<WatchChannel[]>;
   /**
    * Stores an `exists` notification per message for every live watch of its channel, once
    * `published` resolved (the watches are read meanwhile); nothing when it rejects.
@@ -190,6 +192,19 @@ export function createWatches({ engine, store, delivery, apps, config, limits, n
       const { pending, finished } = await store.deliveries(app.id, watch.target, config.keepResults);
       const { target: _target, ...shown } = watch;
       return { ...shown, token: watch.token, deliveries: [...pending, ...finished] };
+    },
+
+    async list(app, first) {
+      const at = now();
+      const list: WatchChannel[] = [];
+      for (const channel of (await store.watchedChannels(app.id, at)).sort()) {
+        for (const watch of await store.watchesOf(app.id, channel, at)) {
+          const { target: _target, ...shown } = watch;
+          list.push({ ...shown, token: watch.token });
+          if (list.length >= first) return list;
+        }
+      }
+      return list;
     },
 
     async notify(app, messages, published) {

@@ -9,6 +9,7 @@ import "./message-status.ts";
 import "./schedule.ts";
 import "./queue.ts";
 import "./watch.ts";
+import "./activity.ts";
 
 builder.queryType({});
 builder.mutationType({});

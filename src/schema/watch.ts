@@ -78,4 +78,10 @@ builder.queryFields((t) => ({
     args: { id: t.arg.string({ required: true }) },
     resolve: (_root, { id }, { herald, caller }) => herald.watchChannel(caller, id),
   }),
+  watchChannels: t.field({
+    type: [WatchChannelRef],
+    description: "The app's live watch channels, by channel name, at most `first` (1–100; needs the app secret).",
+    args: { first: t.arg.int({ defaultValue: 20 }) },
+    resolve: (_root, { first }, { herald, caller }) => herald.watchChannels(caller, first ?? 20),
+  }),
 }));

@@ -246,7 +246,8 @@ function valueDepthRule(maxDepth: number): ValidationRule {
  * The cost of an operation: every field counts 1, and a field that returns a list multiplies
  * the cost of what is selected below it by how long the list can be — `history(limit)` by its
  * limit (a variable or no limit: the history size, or 100 if smaller), `channels(first)` by
- * `first` (a variable: 1000, its maximum), a presence's `members` by the member limit.
+ * `first` (a variable: 1000, its maximum), `watchChannels(first)` likewise (100), a presence's
+ * `members` by the member limit.
  */
 function costRule(limits: DocumentLimits): ValidationRule {
   return (context) => {
@@ -261,6 +262,8 @@ function costRule(limits: DocumentLimits): ValidationRule {
           return intArgument(argument("limit"), historyDefault, limits.historySize);
         case "channels":
           return intArgument(argument("first"), 100, 1000);
+        case "watchChannels":
+          return intArgument(argument("first"), 20, 100);
         case "members":
           return limits.maxPresenceMembers;
         default:
