@@ -27,7 +27,7 @@ export interface App {
 }
 
 /** Events an app's Pusher webhook may ask for. */
-export const PUSHER_WEBHOOK_EVENTS = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "subscription_count"] as const;
+export const PUSHER_WEBHOOK_EVENTS = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss", "subscription_count"] as const;
 export type PusherWebhookEvent = (typeof PUSHER_WEBHOOK_EVENTS)[number];
 /** A webhook without `events` gets these: every event but `subscription_count`, which Pusher too enables on its own. */
 export const DEFAULT_PUSHER_WEBHOOK_EVENTS: readonly PusherWebhookEvent[] = PUSHER_WEBHOOK_EVENTS.filter((e) => e !== "subscription_count");

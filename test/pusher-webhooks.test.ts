@@ -93,6 +93,21 @@ for (const engine of ENGINES) {
       other.disconnect();
     });
 
+    it("sends cache_miss when a pusher-js client subscribes to a cache channel with nothing to replay, and not when it has", async () => {
+      const empty = `cache-${channelName("quotes")}`;
+      const filled = `cache-${channelName("quotes")}`;
+      await pusherJs.backend(a).trigger(filled, "quote", { eur: 1 });
+      const client = pusherJs.client(b);
+      const missed = new Promise<void>((resolve) => client.subscribe(empty).bind("pusher:cache_miss", () => resolve()));
+      await Promise.all([missed, subscribe(client, filled)]);
+      await until(() => named(empty).some((e) => e.name === "cache_miss"));
+      await sleep(300); // a second report, or one for the filled channel, would have come by now
+      expect(named(empty).filter((e) => e.name === "cache_miss")).toEqual([{ name: "cache_miss", channel: empty }]);
+      expect(named(filled).filter((e) => e.name === "cache_miss")).toEqual([]);
+      expect(named(empty, "/members")).toEqual([]); // not among that webhook's events
+      client.disconnect();
+    });
+
     it("sends channel_occupied, then channel_vacated after the delay, signed so pusher.webhook().isValid() accepts them", async () => {
       const channel = channelName("room");
       const ws = connect(a);

@@ -172,7 +172,7 @@ describe("subscription count settings", () => {
 
   it("gives a webhook without events every event but subscription_count", () => {
     const config = loadConfig({ HERALD_APPS: apps({ webhooks: [{ url: "https://example.com/hook" }] }) });
-    expect(config.apps[0]!.webhooks![0]!.events).toEqual(["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event"]);
+    expect(config.apps[0]!.webhooks![0]!.events).toEqual(["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"]);
   });
 
   it("names the interval settings, with Pusher's split by default", () => {

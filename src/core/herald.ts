@@ -100,6 +100,8 @@ export interface HeraldCore {
    * `since` replays the last message and continues live, with no gap and no duplicate.
    */
   cachePosition(caller: Caller, channel: string): Promise<{ since: StreamPosition; cached: boolean }>;
+  /** `connection` subscribed to a cache channel that had nothing to replay: Pusher's `cache_miss` webhook. */
+  cacheMissed(connection: Connection, channel: string): void;
   /** Connections open now, for metrics and tests. */
   connectionCount(appId?: string): number;
   /** Connections and their subscriptions open now, by app and transport (for `/metrics`). */
@@ -429,6 +431,9 @@ export function createHeraldCore({ config, engine, webhooks, onLifecycleEvent, n
       const last = messages[0];
       if (last?.offset === undefined) return { since: { offset, epoch }, cached: false };
       return { since: { offset: last.offset - 1, epoch: last.epoch ?? epoch }, cached: true };
+    },
+    cacheMissed(connection, channel) {
+      reportLifecycle(connection.app, { name: "cache_miss", channel });
     },
     connectionCount: (appId) => connections.count(appId),
     connectionStats() {

@@ -28,9 +28,9 @@ const ACTIVITY_KINDS = {
   subscription_count: "SUBSCRIPTION_COUNT",
 } as const;
 
-/** The message that carries a lifecycle event to every instance's `channelActivity` streams; none for a client event. */
+/** The message that carries a lifecycle event to every instance's `channelActivity` streams; none for client events and cache misses. */
 export function activityMessage(event: LifecycleEvent, at: Date): ChannelMessage | undefined {
-  if (event.name === "client_event") return undefined;
+  if (event.name === "client_event" || event.name === "cache_miss") return undefined;
   const activity: ChannelActivity = {
     kind: ACTIVITY_KINDS[event.name],
     channel: event.channel,
@@ -46,6 +46,8 @@ export type LifecycleEvent =
   | { readonly name: "channel_occupied" | "channel_vacated"; readonly channel: string }
   | { readonly name: "member_added" | "member_removed"; readonly channel: string; readonly user_id: string }
   | { readonly name: "subscription_count"; readonly channel: string; readonly subscription_count: number }
+  /** A subscription to a cache channel found nothing to replay (Pusher's `cache_miss`). */
+  | { readonly name: "cache_miss"; readonly channel: string }
   /** Sent by the instance the client event arrived at, once (Pusher's `client_event`). */
   | {
       readonly name: "client_event";

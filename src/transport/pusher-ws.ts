@@ -192,7 +192,10 @@ class ChannelEntry implements QueueSink<ChannelEvent> {
       if (this.succeeded) return; // a later one announces lost messages: Pusher has no word for it
       this.succeeded = true;
       session.send("pusher_internal:subscription_succeeded", subscriptionData(item), this.name);
-      if (this.cacheMiss) session.send("pusher:cache_miss", {}, this.name);
+      if (this.cacheMiss) {
+        session.send("pusher:cache_miss", {}, this.name);
+        session.deps.herald.cacheMissed(session.connection, this.name);
+      }
       return;
     }
     session.write(frameOf(item));
