@@ -11,7 +11,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/setup/redis.ts"],
+    globalSetup: ["test/setup/redis.ts", "test/setup/redis-cluster.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Suites start real servers and Redis connections; two cores, so keep the pool small.

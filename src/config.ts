@@ -89,10 +89,25 @@ export interface GraphqlLimits {
   readonly introspection: boolean;
 }
 
+export interface RedisClusterConfig {
+  /** Seed nodes (the rest of the cluster is found from them). */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** `rediss://` seed nodes: TLS to every node. */
+  readonly tls: boolean;
+  /** Announced `host:port` → where to reach that node (containers, NAT). */
+  readonly natMap: Readonly<Record<string, { readonly host: string; readonly port: number }>> | undefined;
+  /** How often the slot map is read again, besides on MOVED and on a failed connection. */
+  readonly slotsRefreshMs: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string | undefined;
+  /** A Redis Cluster to run on instead (`REDIS_CLUSTER_NODES`); undefined: `redisUrl` or memory. */
+  readonly redisCluster: RedisClusterConfig | undefined;
   /** Key prefix of everything Herald stores in Redis. */
   readonly redisPrefix: string;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -265,6 +280,9 @@ const envSchema = z.object({
     .url()
     .refine((s) => /^rediss?:/.test(s), "must start with redis:// or rediss://")
     .optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_CLUSTER_NAT_MAP: z.string().optional(),
+  HERALD_REDIS_CLUSTER_SLOTS_REFRESH_MS: int(100, 600_000).default(2_000),
   HERALD_REDIS_PREFIX: z.string().min(1).max(64).default("herald:"),
   HERALD_APPS: z.string().optional(),
   HERALD_APPS_FILE: z.string().optional(),
@@ -361,6 +379,66 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/** `host:port` (a node of REDIS_CLUSTER_NODES or REDIS_CLUSTER_NAT_MAP). */
+function hostPort(variable: string, text: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/@]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new ConfigError(`${variable}: "${text}" is not host:port`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/**
+ * REDIS_CLUSTER_NODES: comma-separated seed nodes, `host:port` or `redis://[user:password@]host:port`
+ * (`rediss://`: TLS); credentials and scheme, if given, are the same on every node.
+ * REDIS_CLUSTER_NAT_MAP: comma-separated `announced-host:port=reachable-host:port`.
+ */
+function parseRedisCluster(nodes: string | undefined, natMap: string | undefined, slotsRefreshMs: number, url: string | undefined): RedisClusterConfig | undefined {
+  if (nodes === undefined) {
+    if (natMap !== undefined) throw new ConfigError("REDIS_CLUSTER_NAT_MAP: only with REDIS_CLUSTER_NODES");
+    return undefined;
+  }
+  if (url !== undefined) throw new ConfigError("REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both");
+  const seeds: { host: string; port: number }[] = [];
+  const schemes = new Set<string>();
+  const credentials = new Set<string>();
+  let username: string | undefined;
+  let password: string | undefined;
+  for (const entry of nodes.split(",").map((n) => n.trim()).filter((n) => n !== "")) {
+    if (!/^rediss?:\/\//.test(entry)) {
+      schemes.add("redis:");
+      seeds.push(hostPort("REDIS_CLUSTER_NODES", entry));
+      continue;
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      throw new ConfigError(`REDIS_CLUSTER_NODES: "${entry}" is not a valid URL`);
+    }
+    schemes.add(parsed.protocol);
+    if (parsed.username || parsed.password) {
+      credentials.add(`${parsed.username}:${parsed.password}`);
+      username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+      password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    }
+    seeds.push(hostPort("REDIS_CLUSTER_NODES", `${parsed.hostname}:${parsed.port || "6379"}`));
+  }
+  if (seeds.length === 0) throw new ConfigError("REDIS_CLUSTER_NODES: names no node");
+  if (schemes.size > 1) throw new ConfigError("REDIS_CLUSTER_NODES: mixes redis:// and rediss:// nodes");
+  if (credentials.size > 1) throw new ConfigError("REDIS_CLUSTER_NODES: nodes give different credentials");
+  let map: Record<string, { host: string; port: number }> | undefined;
+  if (natMap !== undefined) {
+    map = {};
+    for (const pair of natMap.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+      const [from, to, extra] = pair.split("=");
+      if (from === undefined || to === undefined || extra !== undefined) throw new ConfigError(`REDIS_CLUSTER_NAT_MAP: "${pair}" is not from=to`);
+      const source = hostPort("REDIS_CLUSTER_NAT_MAP", from.trim());
+      map[`${source.host}:${source.port}`] = hostPort("REDIS_CLUSTER_NAT_MAP", to.trim());
+    }
+  }
+  return { nodes: seeds, username, password, tls: schemes.has("rediss:"), natMap: map, slotsRefreshMs };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   // An empty variable means "not set", as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -389,6 +467,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    redisCluster: parseRedisCluster(e.REDIS_CLUSTER_NODES, e.REDIS_CLUSTER_NAT_MAP, e.HERALD_REDIS_CLUSTER_SLOTS_REFRESH_MS, e.REDIS_URL),
     redisPrefix: e.HERALD_REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     production,

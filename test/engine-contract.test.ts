@@ -3,7 +3,7 @@ import { createMemoryEngine } from "../src/engine/memory.ts";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import type { ChannelMessage, Engine } from "../src/engine/types.ts";
 import { collector, message } from "./helpers/engine.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteClusterKeys, deleteKeys, redisClusterNodes, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * The engine contract (src/engine/types.ts), run against every engine. A second engine on the
@@ -36,6 +36,15 @@ const factories: EngineFactory[] = [
       return [await createRedisEngine(options), await createRedisEngine(options)];
     },
     cleanup: () => deleteKeys(redisUrl!, prefix),
+  },
+  {
+    name: "redis cluster",
+    skip: !redisClusterNodes,
+    async create() {
+      const options = { cluster: { nodes: redisClusterNodes! }, prefix, heartbeatMs: 200, instanceTtlMs: 1_000 };
+      return [await createRedisEngine(options), await createRedisEngine(options)];
+    },
+    cleanup: () => deleteClusterKeys(redisClusterNodes!, prefix),
   },
 ];
 

@@ -4,7 +4,7 @@ import { createMemoryEngine } from "../src/engine/memory.ts";
 import { createRedisEngine } from "../src/engine/redis.ts";
 import type { ChannelMessage, Engine, StreamPosition } from "../src/engine/types.ts";
 import { collector, message } from "./helpers/engine.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteClusterKeys, deleteKeys, redisClusterNodes, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * The history part of the engine contract (src/engine/types.ts): offsets, epochs, bounded
@@ -53,6 +53,16 @@ const factories: EngineFactory[] = [
     // Redis expires keys on its own clock, with millisecond precision.
     elapse: (seconds) => sleep(seconds * 1000 + 150),
     cleanup: () => deleteKeys(redisUrl!, prefix),
+  },
+  {
+    name: "redis cluster",
+    skip: !redisClusterNodes,
+    async create(options = {}) {
+      const all = { cluster: { nodes: redisClusterNodes! }, prefix, heartbeatMs: 200, instanceTtlMs: 1_000, ...options };
+      return [await createRedisEngine(all), await createRedisEngine(all)];
+    },
+    elapse: (seconds) => sleep(seconds * 1000 + 150),
+    cleanup: () => deleteClusterKeys(redisClusterNodes!, prefix),
   },
 ];
 

@@ -3,7 +3,7 @@ import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { ChannelUsersDocument, ChannelsDocument, PresenceDocument, PublishDocument, TerminateUserConnectionsDocument } from "./generated/graphql.ts";
 import { APP_ONE, TEST_APPS, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, type WsConnection, refusal, usePair } from "./helpers/herald.ts";
 import { spawnHerald, type HeraldProcess } from "./helpers/process.ts";
-import { deleteKeys, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { deleteBackendKeys, uniquePrefix, ENGINES, REDIS_BACKENDS } from "./helpers/redis.ts";
 import { eventually } from "./helpers/wait.ts";
 
 const userToken = (sub: string, info: unknown = { name: sub }) =>
@@ -109,22 +109,24 @@ describe.each(ENGINES)("presence ($name)", ({ redis, skip }) => {
   });
 });
 
-describe.skipIf(!redisUrl)("an instance killed with SIGKILL", () => {
+describe.each(REDIS_BACKENDS)("an instance killed with SIGKILL, on $name", (backend) => {
   const killPrefix = uniquePrefix("presence-kill");
   let survivor: TestServer;
   let victim: HeraldProcess;
   const fast = { HERALD_INSTANCE_HEARTBEAT_MS: "200", HERALD_INSTANCE_TTL_MS: "1500" };
   beforeAll(async () => {
-    survivor = await startHerald({ redisUrl, prefix: killPrefix, env: fast });
-    victim = await spawnHerald({ REDIS_URL: redisUrl!, HERALD_REDIS_PREFIX: killPrefix, HERALD_APPS: JSON.stringify(TEST_APPS), ...fast });
+    if (backend.skip) return;
+    survivor = await startHerald({ prefix: killPrefix, env: { ...backend.env(), ...fast } });
+    victim = await spawnHerald({ ...backend.env(), HERALD_REDIS_PREFIX: killPrefix, HERALD_APPS: JSON.stringify(TEST_APPS), ...fast });
   }, 30_000);
   afterAll(async () => {
+    if (backend.skip) return;
     victim?.child.kill("SIGKILL");
     await survivor?.close();
-    await deleteKeys(redisUrl!, killPrefix);
+    await deleteBackendKeys(backend.env(), killPrefix);
   });
 
-  it("loses its members and subscriptions within the instance TTL", async () => {
+  it.skipIf(backend.skip)("loses its members and subscriptions within the instance TTL", async () => {
     const victimServer = { wsUrl: `${victim.url.replace("http", "ws")}/graphql` };
     const watcher = join(survivor, "watcher");
     const watch = subscribeChannel(watcher, "presence-doomed");

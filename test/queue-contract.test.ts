@@ -4,7 +4,7 @@ import { createRedisEngine } from "../src/engine/redis.ts";
 import type { QueueOptions } from "../src/engine/queue-types.ts";
 import type { ChannelMessage, Engine } from "../src/engine/types.ts";
 import { message } from "./helpers/engine.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteClusterKeys, deleteKeys, redisClusterNodes, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * The pull queue contract (src/engine/queue-types.ts), on every engine. A second engine on the
@@ -39,6 +39,15 @@ const factories: QueueEngineFactory[] = [
       return [await createRedisEngine(options), await createRedisEngine(options)];
     },
   },
+  {
+    name: "redis cluster",
+    skip: !redisClusterNodes,
+    durable: true,
+    async create(queues) {
+      const options = { cluster: { nodes: redisClusterNodes! }, prefix, heartbeatMs: 200, instanceTtlMs: 1_000, queues };
+      return [await createRedisEngine(options), await createRedisEngine(options)];
+    },
+  },
 ];
 
 const numbers = (messages: readonly ChannelMessage[]) => messages.map((m) => (m.data as { n: number }).n);
@@ -56,7 +65,10 @@ describe.each(factories)("queue contract: $name", (factory) => {
   afterEach(async () => {
     await Promise.all([...new Set(opened.splice(0))].map((e) => e.close()));
   });
-  afterAll(() => (factory.skip || !redisUrl ? undefined : deleteKeys(redisUrl, prefix)));
+  afterAll(() => {
+    if (factory.skip) return;
+    return factory.name === "redis cluster" ? deleteClusterKeys(redisClusterNodes!, prefix) : deleteKeys(redisUrl!, prefix);
+  });
   const test = factory.skip ? it.skip : it;
   // Each test its own app: nothing one test left behind can show up in another.
   const app = () => `app${++appCounter}`;

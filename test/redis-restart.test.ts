@@ -1,8 +1,9 @@
 import { describe, expect, it, type TestContext } from "vitest";
 import { signSubscriberToken } from "../src/core/auth-tokens.ts";
 import { ChannelUsersDocument, PresenceDocument, PublishDocument } from "./generated/graphql.ts";
-import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type ChannelEventOf, type TestServer, type WsConnection } from "./helpers/herald.ts";
+import { APP_ONE, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, type WsConnection } from "./helpers/herald.ts";
 import { startOwnRedis, type OwnRedis } from "./helpers/redis-server.ts";
+import { auditStream } from "./helpers/stream-audit.ts";
 import { eventually } from "./helpers/wait.ts";
 
 /**
@@ -27,29 +28,6 @@ async function ownRedis(args: readonly string[], ctx: TestContext): Promise<OwnR
     ctx.skip();
   }
   return redis!;
-}
-
-/** What one subscriber's events say: anything that is not the next offset must follow a `recovered: false`. */
-function audit(events: readonly ChannelEventOf[]) {
-  const problems: string[] = [];
-  const ids = new Set<string>();
-  let announced = 0;
-  let position: { offset: number; epoch: string } | undefined;
-  for (const event of events) {
-    if (event.kind === "SUBSCRIBED") {
-      if (event.recovered !== false) problems.push(`a later SUBSCRIBED without recovered: false`);
-      announced++;
-      position = { offset: event.offset!, epoch: event.epoch! };
-      continue;
-    }
-    if (ids.has(event.id!)) problems.push(`${event.id} twice`);
-    ids.add(event.id!);
-    if (position && (event.epoch !== position.epoch || event.offset !== position.offset + 1)) {
-      problems.push(`${event.epoch}/${event.offset} after ${position.epoch}/${position.offset}, unannounced`);
-    }
-    position = { offset: event.offset!, epoch: event.epoch! };
-  }
-  return { problems, ids, announced };
 }
 
 describe("live subscribers across Redis restarts", () => {
@@ -98,7 +76,7 @@ describe("live subscribers across Redis restarts", () => {
         while (Date.now() < deadline && subscribers.some((s) => [...acked.keys()].some((id) => !received(s).has(id)))) await sleep(100);
 
         for (const [n, subscriber] of subscribers.entries()) {
-          const { problems, ids, announced } = audit(subscriber.events);
+          const { problems, ids, announced } = auditStream(subscriber.events);
           expect(problems, `subscriber ${n}`).toEqual([]);
           const missing = [...acked].filter(([id]) => !ids.has(id));
           if (loses === "nothing") {

@@ -1,10 +1,10 @@
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMemorySchedules } from "../src/engine/memory-schedules.ts";
 import { createRedisSchedules } from "../src/engine/redis-schedules.ts";
 import type { ClaimedRun, NewSchedule, ScheduleStore } from "../src/engine/schedule-types.ts";
 import { sleep } from "./helpers/herald.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteClusterKeys, deleteKeys, redisClusterNodes, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * The schedule store contract (src/engine/schedule-types.ts), run against every store. Several
@@ -21,9 +21,14 @@ interface StoreFactory {
 }
 
 const prefix = uniquePrefix("schedule-store");
-const clients: Redis[] = [];
+const clients: (Redis | Cluster)[] = [];
 const redisStore = () => {
   const client = new Redis(redisUrl!, { enableAutoPipelining: true });
+  clients.push(client);
+  return createRedisSchedules(client, prefix);
+};
+const clusterStore = () => {
+  const client = new Cluster(redisClusterNodes!, { enableAutoPipelining: true });
   clients.push(client);
   return createRedisSchedules(client, prefix);
 };
@@ -50,10 +55,24 @@ const factories: StoreFactory[] = [
       await Promise.all(clients.splice(0).map((c) => c.quit()));
     },
   },
+  {
+    name: "redis cluster",
+    skip: !redisClusterNodes,
+    async create() {
+      return [clusterStore(), clusterStore(), clusterStore()];
+    },
+    async reopen() {
+      return clusterStore();
+    },
+    async cleanup() {
+      await Promise.all(clients.splice(0).map((c) => c.quit()));
+    },
+  },
 ];
 
 afterAll(async () => {
   if (redisUrl) await deleteKeys(redisUrl, prefix);
+  if (redisClusterNodes) await deleteClusterKeys(redisClusterNodes, prefix);
 });
 
 const RETAIN = 60;

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CancelScheduledDocument, ScheduleDocument, ScheduleStatusDocument, type ScheduleInput } from "./generated/graphql.ts";
 import { APP_ONE, APP_TWO, connectWs, gql, sleep, startHerald, subscribeChannel, type TestServer, useHerald } from "./helpers/herald.ts";
-import { deleteKeys, describeRedis, redisUrl, uniquePrefix, ENGINES } from "./helpers/redis.ts";
+import { deleteBackendKeys, uniquePrefix, ENGINES, REDIS_BACKENDS } from "./helpers/redis.ts";
 
 /**
  * Scheduled and repeating publish over GraphQL, delivered to graphql-ws subscribers: on each
- * engine, then several instances on one Redis (exactly once, restarts, cancel racing a run).
+ * engine, then several instances on one Redis and on a Redis Cluster (exactly once, restarts,
+ * cancel racing a run).
  */
 const prefix = uniquePrefix("schedule");
 
@@ -235,10 +236,13 @@ describe("schedule limits", () => {
   });
 });
 
-describeRedis("scheduled publish with several instances on one Redis", () => {
+describe.each(REDIS_BACKENDS)("scheduled publish with several instances on $name", (backend) => {
   const sharedPrefix = uniquePrefix("schedule-multi");
-  const start = (env: Record<string, string> = {}) => startHerald({ redisUrl, prefix: sharedPrefix, env });
-  afterAll(() => deleteKeys(redisUrl!, sharedPrefix));
+  const start = (env: Record<string, string> = {}) => startHerald({ prefix: sharedPrefix, env: { ...backend.env(), ...env } });
+  beforeEach((ctx) => {
+    if (backend.skip) ctx.skip();
+  });
+  afterAll(() => (backend.skip ? undefined : deleteBackendKeys(backend.env(), sharedPrefix)));
 
   it("publishes each of 50 schedules due in the same second exactly once across three instances", async () => {
     const instances = await Promise.all([start(), start(), start()]);

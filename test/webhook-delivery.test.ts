@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createMemoryWebhooks } from "../src/engine/memory-webhooks.ts";
@@ -8,7 +8,7 @@ import { createAddressGuard } from "../src/webhooks/address-guard.ts";
 import { createWebhookDelivery, NUMBER_PLACEHOLDER, type WebhookDelivery } from "../src/webhooks/delivery.ts";
 import { APP_ONE, APP_TWO, sleep } from "./helpers/herald.ts";
 import { startReceiver, type Receiver } from "./helpers/receiver.ts";
-import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
+import { deleteClusterKeys, deleteKeys, redisClusterNodes, redisUrl, uniquePrefix } from "./helpers/redis.ts";
 
 /**
  * Durable delivery (src/webhooks/delivery.ts) over each webhook store, against a real HTTP
@@ -16,7 +16,7 @@ import { deleteKeys, redisUrl, uniquePrefix } from "./helpers/redis.ts";
  * stand for two Herald instances.
  */
 const prefix = uniquePrefix("webhook-delivery");
-const clients: Redis[] = [];
+const clients: (Redis | Cluster)[] = [];
 const stores: { name: string; skip: boolean; create(): WebhookStore }[] = [
   { name: "memory", skip: false, create: () => createMemoryWebhooks() },
   {
@@ -24,6 +24,15 @@ const stores: { name: string; skip: boolean; create(): WebhookStore }[] = [
     skip: !redisUrl,
     create() {
       const client = new Redis(redisUrl!, { enableAutoPipelining: true });
+      clients.push(client);
+      return createRedisWebhooks(client, prefix);
+    },
+  },
+  {
+    name: "redis cluster",
+    skip: !redisClusterNodes,
+    create() {
+      const client = new Cluster(redisClusterNodes!, { enableAutoPipelining: true });
       clients.push(client);
       return createRedisWebhooks(client, prefix);
     },
@@ -52,6 +61,7 @@ const webhookConfig = (env: Record<string, string> = {}) =>
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((c) => c.quit()));
   if (redisUrl) await deleteKeys(redisUrl, prefix);
+  if (redisClusterNodes) await deleteClusterKeys(redisClusterNodes, prefix);
 });
 
 for (const factory of stores) {

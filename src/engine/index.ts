@@ -7,12 +7,12 @@ export type { Engine } from "./types.ts";
 
 export type EngineConfig = Pick<
   Config,
-  "redisUrl" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "limits" | "queues"
+  "redisUrl" | "redisCluster" | "redisPrefix" | "instanceHeartbeatMs" | "instanceTtlMs" | "historySize" | "historyTtlSeconds" | "memoryMaxStatuses" | "limits" | "queues"
 >;
 
-/** The one place that chooses an engine: Redis when `REDIS_URL` is set, memory otherwise. */
+/** The one place that chooses an engine: Redis when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set, memory otherwise. */
 export async function createEngine(config: EngineConfig, onError: (error: Error) => void): Promise<Engine> {
-  const kind = config.redisUrl === undefined ? "memory" : "redis";
+  const kind = config.redisUrl === undefined && config.redisCluster === undefined ? "memory" : "redis";
   switch (kind) {
     case "memory":
       return createMemoryEngine({
@@ -23,7 +23,8 @@ export async function createEngine(config: EngineConfig, onError: (error: Error)
       });
     case "redis":
       return createRedisEngine({
-        url: config.redisUrl!,
+        url: config.redisUrl,
+        cluster: config.redisCluster,
         prefix: config.redisPrefix,
         heartbeatMs: config.instanceHeartbeatMs,
         instanceTtlMs: config.instanceTtlMs,

@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connections.ts";
 import { isChannelMessage, messageLimit, newEpoch, withoutPosition } from "./channel-message.ts";
-import { redisKeys } from "./redis-keys.ts";
+import { redisKeys, slotOf } from "./redis-keys.ts";
 import { isUnreachable, luaScript, runScript } from "./redis-scripts.ts";
 import { ENQUEUE_LUA } from "./redis-queues.ts";
 import type { ChannelMessage, HistoryOptions, HistoryResult } from "./types.ts";
@@ -15,12 +15,14 @@ export interface RedisHistoryOptions {
   /** Messages one pull queue holds at most (see queue-types.ts). */
   maxQueueDepth?: number;
   onError?: (error: Error) => void;
+  /** A Redis Cluster: one append call per slot, and sharded pub/sub (SPUBLISH). */
+  cluster?: boolean;
   /**
    * The connection appends are sent on. The group commit already batches them, so one without
    * auto-pipelining writes each call at once, without the Pipeline ioredis builds per flush.
    * Defaults to `client`.
    */
-  appender?: Redis;
+  appender?: RedisClient;
 }
 
 export interface RedisHistory {
@@ -53,24 +55,26 @@ export interface StatusWrites {
  * KEYS: s status keys, then per channel: meta hash (`epoch`, `offset` = last offset), stream
  * (entry id = `<offset>-0`, field `m` = the message JSON as published), set of its pull queues.
  * ARGV[1] stream MAXLEN, ARGV[2] TTL seconds, ARGV[3] the epoch to use for a channel without
- * meta, ARGV[4] s, ARGV[5] the pull queues' max depth, then per status its value and TTL
- * seconds, then per channel (in KEYS order): its pub/sub channel, its message count n, 1 to
- * append them (0: only publish them, with no offset: `history: false`), and its n messages as
- * JSON objects without their closing brace. Every message also goes to every pull queue of its
- * channel (ENQUEUE_LUA, redis-queues.ts), in this same step.
+ * meta, ARGV[4] s, ARGV[5] the pull queues' max depth, ARGV[6] the publish command (`PUBLISH`;
+ * `SPUBLISH` on a cluster), then per status its value and TTL seconds, then per channel (in KEYS
+ * order): its pub/sub channel, its message count n, 1 to append them (0: only publish them, with
+ * no offset: `history: false`), and its n messages as JSON objects without their closing brace.
+ * Every message also goes to every pull queue of its channel (ENQUEUE_LUA, redis-queues.ts), in
+ * this same step.
  *
- * One call for every channel of a publish and its statuses (one command instead of one per
- * channel and one per status) is for a standalone Redis, which the engine connects to; the keys
- * keep their hash tags, so a cluster-aware caller would make one call per slot instead.
+ * On one Redis, one call carries every channel of a batch and its statuses (one command instead
+ * of one per channel and one per status). On a cluster a call carries what one slot holds (see
+ * the lanes of `createRedisHistory`).
  */
 const APPEND_SCRIPT = luaScript(0, `
 local maxQueueDepth = tonumber(ARGV[5])
+local publish = ARGV[6]
 ${ENQUEUE_LUA}
 local statuses = tonumber(ARGV[4])
 for s = 1, statuses do
-  redis.call('SET', KEYS[s], ARGV[4 + 2 * s], 'EX', ARGV[5 + 2 * s])
+  redis.call('SET', KEYS[s], ARGV[5 + 2 * s], 'EX', ARGV[6 + 2 * s])
 end
-local a = 6 + 2 * statuses
+local a = 7 + 2 * statuses
 for k = statuses + 1, #KEYS, 3 do
   local meta, stream, queues, topic, count = KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], tonumber(ARGV[a + 1])
   local payloads = {}
@@ -78,7 +82,7 @@ for k = statuses + 1, #KEYS, 3 do
     for i = a + 3, a + 2 + count do
       local payload = ARGV[i] .. '}'
       payloads[#payloads + 1] = payload
-      redis.call('PUBLISH', topic, payload)
+      redis.call(publish, topic, payload)
     end
   else
     local epoch = redis.call('HGET', meta, 'epoch')
@@ -95,7 +99,7 @@ for k = statuses + 1, #KEYS, 3 do
       local payload = ARGV[i] .. ',"offset":' .. id .. ',"epoch":"' .. epoch .. '"}'
       payloads[#payloads + 1] = payload
       redis.call('XADD', stream, 'MAXLEN', ARGV[1], id .. '-0', 'm', payload)
-      redis.call('PUBLISH', topic, payload)
+      redis.call(publish, topic, payload)
     end
     redis.call('EXPIRE', meta, ARGV[2])
     redis.call('EXPIRE', stream, ARGV[2])
@@ -160,8 +164,9 @@ type ReadReply = [epoch: string, offset: number, recoverable: 0 | 1, entries: St
 
 
 /** History, offsets and message-id claims of the Redis engine, on the engine's publisher client. */
-export function createRedisHistory(client: Redis, options: RedisHistoryOptions): RedisHistory {
-  const { prefix, historySize = 100, historyTtlSeconds = 600, maxQueueDepth = 10_000, onError = () => {}, appender = client } = options;
+export function createRedisHistory(client: RedisClient, options: RedisHistoryOptions): RedisHistory {
+  const { prefix, historySize = 100, historyTtlSeconds = 600, maxQueueDepth = 10_000, onError = () => {}, appender = client, cluster = false } = options;
+  const publishCommand = cluster ? "SPUBLISH" : "PUBLISH";
   /** Also the pub/sub channel of that Herald channel (see redis.ts). */
   const { channel: channelKey, claim: claimKey } = redisKeys(prefix);
 
@@ -187,13 +192,26 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
    * as they did with one call per publish. (Two calls in flight made smaller batches: more Redis
    * CPU per publish and fewer requests/s in the REST benchmark.) When Redis cannot be reached,
    * every queued append fails with the call, at once, rather than one batch per reconnect cycle.
+   *
+   * On one Redis that is one lane. On a cluster every slot is a lane of its own: an append is
+   * split by slot (its channels' messages, its statuses by their message ids), each part goes
+   * down its slot's lane, and the append settles once every part has. A master that is down
+   * holds up its own slots' lanes only.
    */
-  let queue: PendingAppend[] = [];
-  let appending = false;
-  /** Settles once every append queued so far has settled (appends settle in call order). */
+  interface Lane {
+    readonly queue: PendingAppend[];
+    appending: boolean;
+  }
+  const lanes = new Map<number, Lane>();
+  const laneOf = (slot: number): Lane => {
+    let lane = lanes.get(slot);
+    if (!lane) lanes.set(slot, (lane = { queue: [], appending: false }));
+    return lane;
+  };
+  /** Settles once every append made so far has settled. */
   let lastAppend: Promise<unknown> = Promise.resolve();
 
-  function takeBatch(): PendingAppend[] {
+  function takeBatch(queue: PendingAppend[]): PendingAppend[] {
     let values = 0;
     let count = 0;
     while (count < queue.length && count < MAX_APPENDS_PER_CALL) {
@@ -205,9 +223,10 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
     return queue.splice(0, count);
   }
 
-  function appendQueued(): void {
-    const batch = takeBatch();
-    appending = true;
+  function appendQueued(lane: Lane): void {
+    const { queue } = lane;
+    const batch = takeBatch(queue);
+    lane.appending = true;
     const settle = (error?: unknown) => {
       // Redis is gone: what waits would fail the same way, one reconnect cycle at a time.
       const failed = error !== undefined && isUnreachable(error) ? batch.concat(queue.splice(0)) : batch;
@@ -215,8 +234,8 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
         if (error === undefined) pending.resolve();
         else pending.reject(error);
       }
-      appending = false;
-      if (queue.length > 0) appendQueued();
+      lane.appending = false;
+      if (queue.length > 0) appendQueued(lane);
     };
     let call: Promise<unknown>;
     try {
@@ -225,6 +244,32 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
       call = Promise.reject(error);
     }
     call.then(() => settle(), (error: unknown) => settle(error ?? new Error("append failed")));
+  }
+
+  /** Queues (part of) an append on a lane; settles with the call that carries it. */
+  function enqueue(lane: Lane, appId: string, messages: readonly ChannelMessage[], statuses: StatusWrites | undefined, keep: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      lane.queue.push({ appId, messages, statuses, keep, resolve, reject });
+      if (!lane.appending) appendQueued(lane);
+    });
+  }
+
+  /** An append's parts by slot, on a cluster: its messages by channel, its statuses by key. */
+  function bySlot(appId: string, messages: readonly ChannelMessage[], statuses: StatusWrites | undefined) {
+    const parts = new Map<number, { messages: ChannelMessage[]; writes: StatusWrites["writes"][number][] }>();
+    const part = (key: string) => {
+      const slot = slotOf(key);
+      let found = parts.get(slot);
+      if (!found) parts.set(slot, (found = { messages: [], writes: [] }));
+      return found;
+    };
+    for (const message of messages) part(channelKey(appId, message.channel)).messages.push(message);
+    for (const write of statuses?.writes ?? []) part(write.key).writes.push(write);
+    return [...parts].map(([slot, { messages, writes }]) => ({
+      slot,
+      messages,
+      statuses: writes.length > 0 ? { writes, ttlSeconds: statuses!.ttlSeconds } : undefined,
+    }));
   }
 
   /** KEYS and ARGV of one append call for `batch` (see APPEND_SCRIPT), and the number of keys. */
@@ -256,7 +301,7 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
       }
     }
     const keys: (string | number)[] = statusKeys;
-    const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, maxQueueDepth, ...statusArgs];
+    const args: (string | number)[] = [historySize, historyTtlSeconds, newEpoch(), statusKeys.length, maxQueueDepth, publishCommand, ...statusArgs];
     for (const { key, keep, jsons } of byChannel.values()) {
       keys.push(`${key}:meta`, `${key}:history`, `${key}:queues`);
       args.push(key, jsons.length, keep ? 1 : 0, ...jsons);
@@ -268,11 +313,10 @@ export function createRedisHistory(client: Redis, options: RedisHistoryOptions):
     append(appId, messages, statuses, keep = true) {
       const writes = statuses?.writes ?? [];
       if (messages.length === 0 && writes.length === 0) return Promise.resolve();
-      const appended = new Promise<void>((resolve, reject) => {
-        queue.push({ appId, messages, statuses, keep, resolve, reject });
-        if (!appending) appendQueued();
-      });
-      lastAppend = appended.catch(() => {});
+      const appended = cluster
+        ? Promise.all(bySlot(appId, messages, statuses).map((p) => enqueue(laneOf(p.slot), appId, p.messages, p.statuses, keep))).then(() => {})
+        : enqueue(laneOf(0), appId, messages, statuses, keep);
+      lastAppend = Promise.all([lastAppend, appended.catch(() => {})]);
       return appended;
     },
 

@@ -1,10 +1,10 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connections.ts";
 import { redisKeys } from "./redis-keys.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
 import type { ExpiredMembersListener, PresenceMember, PresenceStore } from "./types.ts";
 
 export interface RedisPresenceDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   instanceId: string;
   /** Ids of the instances whose heartbeat is fresh. */

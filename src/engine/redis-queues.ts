@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connections.ts";
 import { isChannelMessage } from "./channel-message.ts";
 import { redisKeys } from "./redis-keys.ts";
 import { luaScript, runScript } from "./redis-scripts.ts";
@@ -56,45 +56,28 @@ local function enqueue(set, stem, payloads)
 end
 `;
 
-/** Forgets the app's queues whose hash expired; shared by the scripts that walk the app's index. */
-const PRUNE_LUA = `
-local function liveQueues(index, prefix, app)
-  local all = redis.call('HGETALL', index)
-  local live = {}
-  for i = 1, #all, 2 do
-    local stem = prefix .. '{' .. app .. ':' .. all[i + 1] .. '}'
-    if redis.call('EXISTS', stem .. ':queue:' .. all[i]) == 1 then
-      live[#live + 1] = all[i]
-    else
-      redis.call('HDEL', index, all[i])
-      redis.call('SREM', stem .. ':queues', all[i])
-    end
-  end
-  return live
-end
-`;
-
 /**
- * KEYS: the app's queue index (hash key → channel). ARGV: prefix, app, channel, new key,
- * createdAt, idle TTL seconds, max queues. Returns 0 at the limit, 1 when created.
+ * KEYS: the queue's hash, the channel's queue set. ARGV: channel, key, createdAt, idle TTL
+ * seconds. Creates the queue where the channel's messages are enqueued (the channel's slot).
  */
 const CREATE_SCRIPT = luaScript(
-  1,
-  PRUNE_LUA +
-    `
-if #liveQueues(KEYS[1], ARGV[1], ARGV[2]) >= tonumber(ARGV[7]) then return 0 end
-local stem = ARGV[1] .. '{' .. ARGV[2] .. ':' .. ARGV[3] .. '}'
-local meta = stem .. ':queue:' .. ARGV[4]
-redis.call('HSET', meta, 'channel', ARGV[3], 'createdAt', ARGV[5], 'seq', 0, 'dropped', 0)
-redis.call('EXPIRE', meta, ARGV[6])
-redis.call('SADD', stem .. ':queues', ARGV[4])
-redis.call('HSET', KEYS[1], ARGV[4], ARGV[3])
-return 1
+  2,
+  `
+redis.call('HSET', KEYS[1], 'channel', ARGV[1], 'createdAt', ARGV[3], 'seq', 0, 'dropped', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[2])
 `,
 );
 
-/** KEYS: the app's queue index. ARGV: prefix, app. Returns the live keys (pruning the rest). */
-const LIST_SCRIPT = luaScript(1, PRUNE_LUA + `return liveQueues(KEYS[1], ARGV[1], ARGV[2])`);
+/** KEYS: the app's queue index. ARGV: key, channel, max queues. Lists the queue unless the app has that many: 1, else 0. */
+const INDEX_SCRIPT = luaScript(
+  1,
+  `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`,
+);
 
 /**
  * KEYS: the queue's hash, its messages. ARGV: max to pop (0: none), idle TTL seconds (0: leave
@@ -116,13 +99,12 @@ return {popped, redis.call('ZCARD', KEYS[2]), info[1], info[2], info[3]}
 `,
 );
 
-/** KEYS: the queue's hash, its messages, the channel's queue set, the app's index. ARGV: key. */
+/** KEYS: the queue's hash, its messages, the channel's queue set. ARGV: key. */
 const DELETE_SCRIPT = luaScript(
-  4,
+  3,
   `
 local existed = redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[1])
 return existed
 `,
 );
@@ -130,7 +112,7 @@ return existed
 type ReadReply = [popped: string[], depth: number, channel: string, createdAt: string, dropped: string] | null;
 
 export function createRedisQueues(
-  client: Redis,
+  client: RedisClient,
   options: QueueOptions & { prefix: string; onError: (error: Error) => void; now?: () => number },
 ): QueueStore {
   const { prefix, idleTtlSeconds = 86_400, onError, now = Date.now } = options;
@@ -141,8 +123,8 @@ export function createRedisQueues(
     return (await client.hget(queueIndex(appId), key)) ?? undefined;
   }
 
-  async function read(appId: string, key: string, pop: number, ttl: number) {
-    const channel = await channelOf(appId, key);
+  async function read(appId: string, key: string, pop: number, ttl: number, known?: string) {
+    const channel = known ?? (await channelOf(appId, key));
     if (channel === undefined) return undefined;
     const stem = queueKey(appId, channel, key);
     const reply = (await runScript(client, READ_SCRIPT, [stem, `${stem}:m`, pop, ttl])) as ReadReply;
@@ -164,12 +146,37 @@ export function createRedisQueues(
     return { queue: record, messages, popped: popped.length / 2 };
   }
 
+  /**
+   * The app's queues, from its index; entries whose queue expired are forgotten here, by the
+   * index and by the channel's queue set.
+   */
+  async function liveQueues(appId: string): Promise<QueueRecord[]> {
+    const index = await client.hgetall(queueIndex(appId));
+    const records = await Promise.all(
+      Object.entries(index).map(async ([key, channel]) => {
+        const found = await read(appId, key, 0, 0, channel);
+        if (found) return found.queue;
+        await Promise.all([client.hdel(queueIndex(appId), key), client.srem(channelQueues(appId, channel), key)]);
+        return undefined;
+      }),
+    );
+    return records.filter((r): r is QueueRecord => r !== undefined);
+  }
+
   return {
     async create(appId, channel, maxQueues) {
+      if ((await liveQueues(appId)).length >= maxQueues) return "limit";
       const key = newQueueKey();
       const createdAt = new Date(now()).toISOString();
-      const created = await runScript(client, CREATE_SCRIPT, [queueIndex(appId), prefix, appId, channel, key, createdAt, idleTtlSeconds, maxQueues]);
-      return created === 1 ? { key, channel, createdAt, depth: 0, dropped: 0 } : "limit";
+      // The queue first, then its index entry (two slots on a cluster): a queue not yet listed
+      // is one nobody knows the key of; one whose listing lost the race to the limit goes again.
+      const stem = queueKey(appId, channel, key);
+      await runScript(client, CREATE_SCRIPT, [stem, channelQueues(appId, channel), channel, key, createdAt, idleTtlSeconds]);
+      if ((await runScript(client, INDEX_SCRIPT, [queueIndex(appId), key, channel, maxQueues])) === 1) {
+        return { key, channel, createdAt, depth: 0, dropped: 0 };
+      }
+      await runScript(client, DELETE_SCRIPT, [stem, `${stem}:m`, channelQueues(appId, channel), key]);
+      return "limit";
     },
 
     async get(appId, key) {
@@ -177,10 +184,9 @@ export function createRedisQueues(
     },
 
     async list(appId, channel) {
-      const keys = (await runScript(client, LIST_SCRIPT, [queueIndex(appId), prefix, appId])) as string[];
-      const records = await Promise.all(keys.map((key) => read(appId, key, 0, 0)));
+      const records = await liveQueues(appId);
       return records
-        .flatMap((r) => (r && (channel === undefined || r.queue.channel === channel) ? [r.queue] : []))
+        .filter((r) => channel === undefined || r.channel === channel)
         .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
     },
 
@@ -188,7 +194,8 @@ export function createRedisQueues(
       const channel = await channelOf(appId, key);
       if (channel === undefined) return false;
       const stem = queueKey(appId, channel, key);
-      const existed = await runScript(client, DELETE_SCRIPT, [stem, `${stem}:m`, channelQueues(appId, channel), queueIndex(appId), key]);
+      const existed = await runScript(client, DELETE_SCRIPT, [stem, `${stem}:m`, channelQueues(appId, channel), key]);
+      await client.hdel(queueIndex(appId), key);
       return Number(existed) > 0;
     },
 

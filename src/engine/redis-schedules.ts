@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
-import { luaScript, runScript } from "./redis-scripts.ts";
+import type { RedisClient } from "./redis-connections.ts";
+import { luaScript, runScript, type LuaScript } from "./redis-scripts.ts";
 import type { ClaimedRun, ScheduleRecord, ScheduleStatus, ScheduleStore, ScheduledPublish } from "./schedule-types.ts";
 import { redisKeys } from "./redis-keys.ts";
 
@@ -23,7 +23,7 @@ import { redisKeys } from "./redis-keys.ts";
  * the id from the sorted set: whichever of cancel and claim runs first wins.
  * Times are the claiming instance's clock: keep instances' clocks in sync (NTP).
  */
-export function createRedisSchedules(client: Redis, prefix: string): ScheduleStore {
+export function createRedisSchedules(client: RedisClient, prefix: string): ScheduleStore {
   const { schedules: dueKey, schedule: recordKey } = redisKeys(prefix);
   const keysOf = (appId: string, id: string) => [dueKey(appId), recordKey(appId, id)];
 
@@ -99,8 +99,7 @@ function recordOf(id: string, fields: Record<string, string>): ScheduleRecord | 
 type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 /** A Lua script over two keys (the app's due set and one record), run with EVALSHA. */
-function bindScript(client: Redis, lua: string): Script {
-  const script = luaScript(2, lua);
+function bindScript(client: RedisClient, script: LuaScript): Script {
   return (keys, args) => runScript(client, script, [...keys, ...args]);
 }
 
@@ -108,7 +107,7 @@ function bindScript(client: Redis, lua: string): Script {
 // with %.0f to keep all its digits.
 
 /** KEYS: due set, record. ARGV: id, maxActive, publishAt, field, value, … */
-const ADD = `
+const ADD = luaScript(2, `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'limit' end
 local fields = {}
@@ -116,14 +115,14 @@ for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 'added'
-`;
+`);
 
 /**
  * KEYS: due set, record. ARGV: id, now, retainSeconds. Returns nil when the run is not due (or
  * no longer there), else { message, dueAt, last }. Missed runs collapse into this one; the next
  * is the first of the cadence later than now (same rule as nextRunAfter in memory-schedules.ts).
  */
-const CLAIM = `
+const CLAIM = luaScript(2, `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return false end
 local due = tonumber(score)
@@ -151,10 +150,10 @@ redis.call('HDEL', KEYS[2], 'nextRunAt')
 -- The claimer may die before recording the run: the record expires regardless.
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return { f[1], score, 1 }
-`;
+`);
 
 /** KEYS: due set, record. ARGV: id, retainSeconds. Returns { cancelled (0|1), HGETALL record }. */
-const CANCEL = `
+const CANCEL = luaScript(2, `
 local cancelled = 0
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[2], 'status', 'CANCELLED')
@@ -163,14 +162,14 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   cancelled = 1
 end
 return { cancelled, redis.call('HGETALL', KEYS[2]) }
-`;
+`);
 
 /**
  * KEYS: due set, record. ARGV: id, ok ('1'|'0'), publishedAt or errorMessage, stop ('1'|'0'),
  * retainSeconds. A CANCELLED record keeps its status; a SCHEDULED one whose runs are over turns
  * PUBLISHED or FAILED.
  */
-const RECORD_RUN = `
+const RECORD_RUN = luaScript(2, `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local status = redis.call('HGET', KEYS[2], 'status')
 local active = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -192,4 +191,4 @@ if status == 'SCHEDULED' and (ARGV[4] == '1' or not active) then
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
 return 1
-`;
+`);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
+import type { RedisClient } from "./redis-connections.ts";
 
 /**
  * The Lua scripts of the Redis engine, run with EVALSHA (falling back to EVAL) rather than
@@ -12,8 +13,13 @@ export interface LuaScript {
   readonly numberOfKeys: number;
 }
 
+/** Every script defined, so a cluster's masters can cache them all up front (redis-connections.ts). */
+export const ALL_SCRIPTS: LuaScript[] = [];
+
 export function luaScript(numberOfKeys: number, lua: string): LuaScript {
-  return { lua, sha: createHash("sha1").update(lua).digest("hex"), numberOfKeys };
+  const script = { lua, sha: createHash("sha1").update(lua).digest("hex"), numberOfKeys };
+  ALL_SCRIPTS.push(script);
+  return script;
 }
 
 /** ioredis's ways of saying Redis could not be reached (not Redis's own error replies). */
@@ -46,20 +52,21 @@ function loadedOn(client: Redis): Set<string> {
  * Runs `script` on `client` (auto-pipelined if the client is). As ioredis does for its defined
  * commands: the first call on a connection sends EVAL, which caches the script in Redis, and
  * later calls send EVALSHA, which commands on one connection reach only after that EVAL; if
- * Redis lost the script anyway (SCRIPT FLUSH), NOSCRIPT resends the call as EVAL.
+ * Redis lost the script anyway (SCRIPT FLUSH), NOSCRIPT resends the call as EVAL. A cluster's
+ * masters cached every script when the engine connected (redis-connections.ts): EVALSHA at once.
  */
 export function runScript(
-  client: Redis,
+  client: RedisClient,
   script: LuaScript,
   keysAndArgs: readonly (string | number)[],
   /** For a script taking a varying number of keys. */
   numberOfKeys = script.numberOfKeys,
 ): Promise<unknown> {
-  const loaded = loadedOn(client);
   // As one array (ioredis flattens it), not spread: an append may carry 100k values, past
   // what a call's arguments can hold.
   const values = keysAndArgs as readonly (string | number)[] as string[];
-  if (!loaded.has(script.sha)) {
+  const loaded = client instanceof Cluster ? undefined : loadedOn(client);
+  if (loaded && !loaded.has(script.sha)) {
     loaded.add(script.sha);
     return client.eval(script.lua, numberOfKeys, values);
   }

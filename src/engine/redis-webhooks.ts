@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connections.ts";
 import { luaScript, runScript, type LuaScript } from "./redis-scripts.ts";
 import type { ClaimedDelivery, Delivery, DeliveryResult, NewDelivery, WatchRecord, WebhookStore } from "./webhook-types.ts";
 
@@ -24,7 +24,7 @@ import type { ClaimedDelivery, Delivery, DeliveryResult, NewDelivery, WatchRecor
  * moves it to the lease's end, so concurrent claimers get disjoint targets; a dead claimer's
  * target becomes due again when the lease ends (at least once).
  */
-export function createRedisWebhooks(client: Redis, prefix: string): WebhookStore {
+export function createRedisWebhooks(client: RedisClient, prefix: string): WebhookStore {
   const app = (appId: string) => `${prefix}{${appId}}`;
   const due = (appId: string) => `${app(appId)}:wh:due`;
   const targetKeys = (appId: string, target: string) => [

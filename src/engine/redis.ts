@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { RedisPubSub } from "graphql-redis-subscriptions";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
+import { openRedis, type RedisTarget } from "./redis-connections.ts";
+import { createShardedPubSub, type TopicBus } from "./redis-sharded-pubsub.ts";
 import { createRedisPresence } from "./redis-presence.ts";
 import { createRedisSchedules } from "./redis-schedules.ts";
 import { createRedisWebhooks } from "./redis-webhooks.ts";
@@ -23,7 +25,10 @@ import type {
 } from "./types.ts";
 
 export interface RedisEngineOptions {
-  url: string;
+  /** One Redis. */
+  url?: string;
+  /** A Redis Cluster (instead of `url`). */
+  cluster?: Omit<Extract<RedisTarget, { kind: "cluster" }>, "kind">;
   /** Prefix of every key and pub/sub channel; ends with ":" by convention. */
   prefix?: string;
   /** How often this instance refreshes its heartbeat. */
@@ -46,7 +51,8 @@ export interface RedisEngineOptions {
 }
 
 /**
- * Redis carries pub/sub and state so many instances act as one.
+ * Redis carries pub/sub and state so many instances act as one: one Redis, or a Redis Cluster
+ * (sharded pub/sub, every script on one slot; docs/redis-cluster.md).
  *
  * Its keys are listed in redis-keys.ts.
  */
@@ -62,36 +68,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     now = Date.now,
   } = options;
   const instanceId = randomUUID();
-  const redisOptions: RedisOptions = { maxRetriesPerRequest: 3, lazyConnect: true };
-  // The scripts run with EVALSHA (redis-scripts.ts), not `defineCommand`, which would copy each
-  // of them onto the pipeline auto-pipelining builds every tick.
-  const publisher = new Redis(url, { ...redisOptions, enableAutoPipelining: true });
-  const subscriber = new Redis(url, redisOptions);
-  // Appends (history + publish) on their own ordered connection: see createRedisHistory.
-  const appender = new Redis(url, redisOptions);
-  for (const client of [publisher, subscriber, appender]) client.on("error", onError);
-  await Promise.all([publisher.connect(), subscriber.connect(), appender.connect()]);
-
-  // RedisPubSub fires UNSUBSCRIBE without handling its promise: while Redis is down that would
-  // be an unhandled rejection (and a crash). Handle it here, once, for every caller.
-  for (const method of ["unsubscribe", "punsubscribe"] as const) {
-    const original = subscriber[method].bind(subscriber) as (...args: unknown[]) => Promise<unknown>;
-    (subscriber as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-      const result = original(...args);
-      result.catch((error: Error) => onError(error));
-      return result;
-    };
-  }
-  const pubsub = new RedisPubSub({ publisher, subscriber });
-  const history = createRedisHistory(publisher, {
-    prefix,
-    historySize,
-    historyTtlSeconds: options.historyTtlSeconds,
-    maxQueueDepth: options.queues?.maxDepth,
-    onError,
-    appender,
-  });
-  const { channel: channelTopic, subs: subsKey, channels: channelsKey, status: statusKey, instances: instancesKey } = redisKeys(prefix);
+  if ((url === undefined) === (options.cluster === undefined)) throw new Error("the Redis engine needs one of url and cluster");
+  const target: RedisTarget = url !== undefined ? { kind: "single", url } : { kind: "cluster", ...options.cluster! };
+  const connections = await openRedis(target, onError);
+  const { publisher, appender } = connections;
 
   /** Channels this instance is subscribed to: their subscriptions, and the SUBSCRIBE in flight. */
   const topics = new Map<string, Topic>();
@@ -109,16 +89,41 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   }
 
   /**
-   * The subscriber connection dropped (Redis restarted, or the link broke): every channel holds
-   * its messages back until it has subscribed again and filled what it missed from history.
-   * `breaks` counts the drops, so a PING answered over a connection that dropped since is not
-   * taken for the one now.
+   * Pub/sub: on one Redis, graphql-redis-subscriptions' RedisPubSub on a subscriber connection
+   * of its own; on a cluster, sharded pub/sub (redis-sharded-pubsub.ts). When a subscriber
+   * connection drops (Redis restarted, the link broke, a master failed over) its channels hold
+   * their messages back until they are subscribed again and have filled what they missed from
+   * history.
    */
-  let breaks = 0;
-  if (historySize > 0) {
+  const hold = (keys: Iterable<string>) => {
+    if (historySize > 0) for (const key of keys) topics.get(key)?.feed.hold();
+  };
+  const recover = (keys: Iterable<string>) => {
+    if (historySize > 0) for (const key of keys) topics.get(key)?.feed.recover();
+  };
+  const pubsub: TopicBus =
+    publisher instanceof Cluster
+      ? createShardedPubSub(publisher, (node) => connections.connect(node), { onBreak: hold, onRestore: recover, onError })
+      : singleRedisPubSub();
+
+  function singleRedisPubSub(): TopicBus {
+    const subscriber = connections.connect();
+    void subscriber.connect().catch(onError);
+    // RedisPubSub fires UNSUBSCRIBE without handling its promise: while Redis is down that would
+    // be an unhandled rejection (and a crash). Handle it here, once, for every caller.
+    for (const method of ["unsubscribe", "punsubscribe"] as const) {
+      const original = subscriber[method].bind(subscriber) as (...args: unknown[]) => Promise<unknown>;
+      (subscriber as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        const result = original(...args);
+        result.catch((error: Error) => onError(error));
+        return result;
+      };
+    }
+    /** Drops so far, so a PING answered over a connection that dropped since is not taken for the one now. */
+    let breaks = 0;
     subscriber.on("close", () => {
       breaks++;
-      for (const topic of topics.values()) topic.feed.hold();
+      hold(topics.keys());
     });
     subscriber.on("ready", () => {
       if (breaks === 0) return;
@@ -127,12 +132,24 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       // from then on every message published reaches us.
       subscriber.ping().then(
         () => {
-          if (at === breaks) for (const topic of topics.values()) topic.feed.recover();
+          if (at === breaks) recover(topics.keys());
         },
         () => {}, // dropped again: the next `ready` recovers
       );
     });
+    // RedisPubSub publishes nothing here (appends do), but wants a publisher: the one Redis's.
+    return new RedisPubSub({ publisher: publisher as Redis, subscriber });
   }
+  const history = createRedisHistory(publisher, {
+    prefix,
+    historySize,
+    historyTtlSeconds: options.historyTtlSeconds,
+    maxQueueDepth: options.queues?.maxDepth,
+    onError,
+    appender,
+    cluster: connections.cluster,
+  });
+  const { channel: channelTopic, subs: subsKey, channelIndex, channelIndexes, status: statusKey, instances: instancesKey, instanceSubs } = redisKeys(prefix);
 
   /**
    * One listener of a channel. Subscriptions live as long as their clients, so this is a class
@@ -176,8 +193,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     if (!entry) counted.set(key, (entry = { appId, channel, n: 0 }));
     entry.n += delta;
     try {
-      if (delta > 0) await runScript(publisher, SUBSCRIBER_ADDED, [key, channelsKey(appId), instanceId, channel]);
-      else await runScript(publisher, SUBSCRIBER_REMOVED, [key, instanceId]);
+      if (delta > 0) {
+        // Counted, then listed (two slots on a cluster): a prune between them lists it again (`prune`).
+        const first = entry.n === 1;
+        await publisher.hincrby(key, instanceId, 1);
+        await Promise.all([publisher.sadd(channelIndex(appId, channel), channel), first && publisher.sadd(instanceSubs(instanceId), key)]);
+      } else await runScript(publisher, SUBSCRIBER_REMOVED, [key, instanceId]);
     } catch (error) {
       // A subscribe that failed does not exist; either way Redis may or may not have it now.
       if (delta > 0) entry.n--;
@@ -215,8 +236,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     const writes: Promise<unknown>[] = [beat()];
     for (const [key, entry] of counted) {
       const { appId, channel, n } = entry;
+      const write =
+        n > 0
+          ? publisher.hset(key, instanceId, n).then(() => Promise.all([publisher.sadd(channelIndex(appId, channel), channel), publisher.sadd(instanceSubs(instanceId), key)]))
+          : publisher.hdel(key, instanceId);
       writes.push(
-        runScript(publisher, SUBSCRIBERS_SET, [key, channelsKey(appId), instanceId, n, channel]).then(() => {
+        write.then(() => {
           if (n === 0 && entry.n === 0 && counted.get(key) === entry) counted.delete(key);
         }),
       );
@@ -242,18 +267,44 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   async function reapDeadInstances() {
     const dead = await publisher.zrangebyscore(instancesKey, "-inf", `(${now() - instanceTtlMs}`);
     for (const id of dead) {
-      if ((await publisher.zrem(instancesKey, id)) === 1) await presence.reap(id);
+      if ((await publisher.zrem(instancesKey, id)) === 1) await Promise.all([presence.reap(id), uncountAll(id)]);
     }
   }
 
+  /** Deletes an instance's fields from every `subs` hash it had one in (it died, or is closing). */
+  async function uncountAll(id: string) {
+    const keys = await publisher.smembers(instanceSubs(id));
+    await Promise.all(keys.map((key) => publisher.hdel(key, id)));
+    await publisher.del(instanceSubs(id));
+  }
+
   /**
-   * Sums a channel's per-instance counters, pruning fields of dead instances, in one step: read
-   * apart (the live set, then the fields), an instance that became live in between (its
-   * heartbeat refreshed late, or written again after a Redis restart) was seen with its count
-   * but not its heartbeat, and lost that count for good.
+   * The instance set as it is now (id → last heartbeat), for `countOf`: read once for every
+   * channel a listing counts.
    */
-  async function countOf(appId: string, channel: string): Promise<number> {
-    return Number(await runScript(publisher, SUBSCRIBERS_COUNTED, [subsKey(appId, channel), instancesKey, now() - instanceTtlMs]));
+  async function instanceBeats(): Promise<string[]> {
+    return publisher.zrange(instancesKey, 0, -1, "WITHSCORES");
+  }
+
+  /**
+   * Sums a channel's per-instance counters, pruning fields of dead instances, in one step on the
+   * channel's slot. The instance set lives in another slot: its snapshot goes along. Fields of
+   * dead instances are not counted; they are deleted by whoever reaps the instance (`uncountAll`).
+   */
+  async function countOf(appId: string, channel: string, beats?: string[]): Promise<number> {
+    const snapshot = beats ?? (await instanceBeats());
+    return Number(await runScript(publisher, SUBSCRIBERS_COUNTED, [subsKey(appId, channel), now() - instanceTtlMs, ...snapshot]));
+  }
+
+  /**
+   * Drops a channel nobody counts from its index set. Listing and counting are two slots on a
+   * cluster: a subscribe counted meanwhile (HINCRBY, then SADD) is listed again here, or by its
+   * own SADD, which comes after the SREM.
+   */
+  async function prune(appId: string, channel: string): Promise<void> {
+    const index = channelIndex(appId, channel);
+    await publisher.srem(index, channel);
+    if ((await publisher.hlen(subsKey(appId, channel))) > 0) await publisher.sadd(index, channel);
   }
 
   return withUnavailable({
@@ -330,20 +381,23 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
 
     async occupiedChannels(appId, namePrefix, first) {
-      const names: string[] = [];
-      let cursor = "0";
-      do {
-        const [next, batch] = await publisher.sscan(channelsKey(appId), cursor, "MATCH", globEscape(namePrefix) + "*", "COUNT", 1000);
-        cursor = next;
-        names.push(...batch);
-      } while (cursor !== "0");
-      names.sort();
+      const names = new Set<string>();
+      for (const index of channelIndexes(appId)) {
+        let cursor = "0";
+        do {
+          const [next, batch] = await publisher.sscan(index, cursor, "MATCH", globEscape(namePrefix) + "*", "COUNT", 1000);
+          cursor = next;
+          for (const name of batch) names.add(name);
+        } while (cursor !== "0");
+      }
+      const sorted = [...names].sort();
+      const beats = await instanceBeats();
       const result: ChannelCounts[] = [];
-      for (const name of names) {
+      for (const name of sorted) {
         if (result.length >= first) break;
-        const subscriptionCount = await countOf(appId, name);
+        const subscriptionCount = await countOf(appId, name, beats);
         if (subscriptionCount > 0) result.push({ name, subscriptionCount });
-        else await runScript(publisher, CHANNEL_PRUNED, [subsKey(appId, name), channelsKey(appId), name]);
+        else if ((await publisher.hlen(subsKey(appId, name))) === 0) await prune(appId, name);
       }
       return result;
     },
@@ -357,21 +411,25 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
 
     async ping() {
-      await Promise.all([publisher.ping(), appender.ping()]);
+      await connections.ping();
     },
 
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
-      await Promise.allSettled([...open].map((s) => s.close()));
-      // Members of connections that did not leave (they normally do, as the core closes them).
-      await presence.reap(instanceId).catch(onError);
-      await publisher.zrem(instancesKey, instanceId).catch(onError);
+      // Redis unreachable: each write would fail only after its retries; the instance TTL reaps
+      // this instance's counts and members instead.
+      if (publisher.status === "ready") {
+        await Promise.allSettled([...open].map((s) => s.close()));
+        // Members of connections that did not leave (they normally do, as the core closes them),
+        // counts that did not reach Redis, and the heartbeat.
+        await Promise.all([presence.reap(instanceId).catch(onError), uncountAll(instanceId).catch(onError), publisher.zrem(instancesKey, instanceId).catch(onError)]);
+      }
       await pubsub.close().catch(onError);
       // Appends already made go out before the connection closes.
       await history.settled();
-      await appender.quit().catch(onError);
+      await connections.close();
     },
   });
 }
@@ -399,62 +457,24 @@ function withUnavailable<T extends object>(target: T): T {
   return wrapped as T;
 }
 
-/** KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, channel name. */
-const SUBSCRIBER_ADDED = luaScript(
-  2,
-  `
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('SADD', KEYS[2], ARGV[2])
-`,
-);
-
 /**
- * KEYS: the channel's `subs` hash, the instance set; ARGV: the oldest heartbeat (ms) of a live
- * instance. Sums the live instances' counts and deletes the fields of the others.
+ * KEYS: the channel's `subs` hash; ARGV: the oldest heartbeat (ms) of a live instance, then the
+ * instance set as id, heartbeat pairs. Sums the live instances' counts.
  */
 const SUBSCRIBERS_COUNTED = luaScript(
-  2,
+  1,
   `
+local beats = {}
+for i = 2, #ARGV, 2 do beats[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local fields = redis.call('HGETALL', KEYS[1])
 local count = 0
 for i = 1, #fields, 2 do
-  local beat = redis.call('ZSCORE', KEYS[2], fields[i])
-  if beat and tonumber(beat) >= tonumber(ARGV[1]) then
+  local beat = beats[fields[i]]
+  if beat ~= nil and beat >= tonumber(ARGV[1]) then
     count = count + math.max(0, tonumber(fields[i + 1]) or 0)
-  else
-    redis.call('HDEL', KEYS[1], fields[i])
   end
 end
 return count
-`,
-);
-
-/**
- * KEYS: the channel's `subs` hash, the app's channel set; ARGV: instance id, its count of
- * subscriptions, channel name. Sets the instance's count (none: drops its field), as `reassert`
- * knows it.
- */
-const SUBSCRIBERS_SET = luaScript(
-  2,
-  `
-if tonumber(ARGV[2]) > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('SADD', KEYS[2], ARGV[3])
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
-end
-`,
-);
-
-/**
- * KEYS: the channel's `subs` hash, the app's channel set; ARGV: channel name. Drops the channel
- * from the set only if no instance counts a subscription by now (dead instances' fields were
- * pruned just before): a subscribe counted since the caller looked keeps it listed.
- */
-const CHANNEL_PRUNED = luaScript(
-  2,
-  `
-if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 `,
 );
 

@@ -19,9 +19,9 @@ export interface OwnRedis {
 }
 
 /** Undefined when there is no `redis-server` to run (which CI must have: see `.ci/run`). */
-export async function startOwnRedis(args: readonly string[]): Promise<OwnRedis | undefined> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "herald-test-redis-"));
+export async function startOwnRedis(args: readonly string[], place: { port?: number; dir?: string } = {}): Promise<OwnRedis | undefined> {
+  const port = place.port ?? (await freePort());
+  const dir = place.dir ?? mkdtempSync(join(tmpdir(), "herald-test-redis-"));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
