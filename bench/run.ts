@@ -33,6 +33,7 @@ import { chartCaption, headlineChart } from "./lib/chart.ts";
 import { offeredDeliveryRate, scenarios, type FanoutScenario, type QueueScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
 import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
 import { formatWebhookPhase, runWebhookScenario, webhookScenario, type WebhookScenario } from "./webhook.ts";
+import { clusterScenario, formatClusterPhase, runClusterScenario, type ClusterScenario } from "./cluster.ts";
 
 const PROFILE_DIR_NAME = "bench/results/profiles";
 
@@ -41,7 +42,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--scenario name[,name…]] [--
   --quick            small sizes: a smoke run in under a minute
   --scenario <names> only these scenarios (${scenarios(false)
     .map((s) => s.name)
-    .join(", ")}, webhook)
+    .join(", ")}, webhook, cluster)
   --target <names>   only these servers (${Object.keys(TARGET_LABELS).join(", ")}, webhook); ratios need two
   --profile          write V8 CPU profiles of every server and generator to ${PROFILE_DIR_NAME}/
 
@@ -58,6 +59,8 @@ interface Options {
   scenarios: Scenario[];
   /** The outbound-webhook scenario (bench/webhook.ts), when selected. */
   webhook: WebhookScenario | undefined;
+  /** The Redis Cluster scenario (bench/cluster.ts), when selected. */
+  cluster: ClusterScenario | undefined;
   redisUrl: string;
   /** Extra `node` arguments of every child process. */
   nodeArgs: string[];
@@ -93,7 +96,7 @@ function parseOptions(): Options {
   const quick = values.quick ?? ["1", "true"].includes(process.env.BENCH_QUICK ?? "");
   const all = scenarios(quick);
   const names = listOption(values.scenario, process.env.BENCH_SCENARIO);
-  const unknown = names.filter((n) => n !== "webhook" && !all.some((s) => s.name === n || s.partOf === n));
+  const unknown = names.filter((n) => n !== "webhook" && n !== "cluster" && !all.some((s) => s.name === n || s.partOf === n));
   if (unknown.length > 0) fail(`unknown scenario ${unknown.join(", ")}`);
   const targets = listOption(values.target, process.env.BENCH_TARGET);
   const unknownTargets = targets.filter((t) => !TARGET_NAMES.includes(t as TargetName));
@@ -103,12 +106,14 @@ function parseOptions(): Options {
     .map((s) => (targets.length === 0 ? s : { ...s, targets: s.targets.filter((t) => targets.includes(t)) }))
     .filter((s) => s.targets.length > 0);
   const webhook = (names.length === 0 || names.includes("webhook")) && (targets.length === 0 || targets.includes("herald")) ? webhookScenario(quick) : undefined;
-  if (selected.length === 0 && !webhook) fail("nothing to run: no selected scenario runs any selected target");
+  const cluster = (names.length === 0 || names.includes("cluster")) && (targets.length === 0 || targets.includes("herald")) ? clusterScenario(quick) : undefined;
+  if (selected.length === 0 && !webhook && !cluster) fail("nothing to run: no selected scenario runs any selected target");
   return {
     quick,
     partial: names.length > 0 || targets.length > 0,
     scenarios: selected,
     webhook,
+    cluster,
     redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${REPO_ROOT}${PROFILE_DIR_NAME}`] : [],
   };
@@ -434,6 +439,7 @@ async function main() {
   const startedAt = new Date();
   const scenarioRuns: ScenarioRun[] = [];
   let webhookRun: Awaited<ReturnType<typeof runWebhookScenario>> | undefined;
+  let clusterRun: Awaited<ReturnType<typeof runClusterScenario>> | undefined;
   try {
     for (const scenario of options.scenarios) {
       console.log(`\n▸ ${scenario.name}: ${describe(scenario)}`);
@@ -447,6 +453,22 @@ async function main() {
       );
       webhookRun = await runWebhookScenario(w, { redisUrl: options.redisUrl, redisPrefix: `${runPrefix}webhook:`, nodeArgs: options.nodeArgs });
       for (const phase of webhookRun.phases) console.log(`    ${formatWebhookPhase(phase)}`);
+    }
+    if (options.cluster) {
+      const c = options.cluster;
+      console.log(
+        `\n▸ cluster: ${c.description}; ${c.channels.toLocaleString("en-US")} channels × ${c.subscribersPerChannel} subscriber(s), ` +
+          `${c.messages.toLocaleString("en-US")} publishes at ${c.publishRate}/s, alternating between the instances`,
+      );
+      clusterRun = await runClusterScenario(c, { redisUrl: options.redisUrl, redisPrefix: `${runPrefix}cluster:`, nodeArgs: options.nodeArgs });
+      for (const phase of clusterRun?.phases ?? []) console.log(`    ${formatClusterPhase(phase)}`);
+      const [one, sharded] = clusterRun?.phases ?? [];
+      if (one && sharded) {
+        console.log(
+          `    cluster ÷ one Redis: ${(sharded.deliveriesPerServerCpuSecond / one.deliveriesPerServerCpuSecond).toFixed(2)}× deliveries per server CPU-s, ` +
+            `${(sharded.redisCpuMicrosPerMessage / one.redisCpuMicrosPerMessage).toFixed(2)}× Redis CPU per message (all masters together)`,
+        );
+      }
     }
   } finally {
     await stopAll();
@@ -474,12 +496,14 @@ async function main() {
     targets: checks,
     warnings,
     ...(webhookRun ? { webhook: webhookRun } : {}),
+    ...(clusterRun ? { cluster: clusterRun } : {}),
   };
   // A smoke or partial run must not replace the figures the README quotes.
   const name = options.quick ? "latest-quick" : options.partial ? "latest-partial" : "latest";
   writeFileSync(`${RESULTS_DIR}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
   const webhookMd = webhookRun ? `\n**webhook**:\n${webhookRun.phases.map((p) => `- ${formatWebhookPhase(p)}`).join("\n")}\n` : "";
-  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt) + webhookMd);
+  const clusterMd = clusterRun ? `\n**cluster**:\n${clusterRun.phases.map((p) => `- ${formatClusterPhase(p)}`).join("\n")}\n` : "";
+  writeFileSync(`${RESULTS_DIR}/${name}.md`, markdown(scenarioRuns, rows, checks, warnings, machine, options, startedAt) + webhookMd + clusterMd);
   writeFileSync(`${RESULTS_DIR}/${name}.svg`, headlineChart(headlineRatios(scenarioRuns), chartCaption(machine, options, startedAt)));
   console.log(`Wrote bench/results/${name}.json, ${name}.md and ${name}.svg`);
 }

@@ -101,6 +101,20 @@ describe("Herald on a Redis Cluster", () => {
     expect(counted.data?.channel).toMatchObject({ occupied: true, subscriptionCount: 2 });
   });
 
+  it("subscribes 200 channels at once on instances that have no shard connection yet", async (ctx) => {
+    if (!cluster) return ctx.skip();
+    const env = { REDIS_CLUSTER_NODES: cluster.spec };
+    const fresh = [await startHerald({ prefix, env }), await startHerald({ prefix, env })];
+    servers.push(...fresh);
+    const ws = [0, 1, 2, 3].map((i) => connectWs(fresh[i % 2]!));
+    sockets.push(...ws);
+    const subs = Array.from({ length: 200 }, (_, i) => subscribeChannel(ws[i % 4]!, `burst-${i}`));
+    const outcomes = await Promise.all(subs.map((sub) => sub.subscribed.then(() => "subscribed", (error: Error) => error.message)));
+    expect(outcomes.filter((o) => o !== "subscribed")).toEqual([]);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => publish(fresh[(i + 1) % 2]!, `burst-${i}`, i)));
+    for (const [i, sub] of subs.entries()) expect((await sub.messages(1)).map((e) => e.data)).toEqual([i]);
+  });
+
   it("after a master is killed and started again: publishing resumes, subscribers get every acknowledged message once and in order", { timeout: 60_000 }, async (ctx) => {
     if (!cluster) return ctx.skip();
     const byNode = await channelsByNode("crash", 1);

@@ -34,7 +34,7 @@ export interface RedisConnections {
   readonly cluster: boolean;
   readonly publisher: RedisClient;
   readonly appender: RedisClient;
-  /** A new standalone connection: to the one Redis, or to a cluster node. */
+  /** A new standalone connection, for subscribing: to the one Redis, or to a cluster node. */
   connect(node?: ClusterNode): Redis;
   /** Every server answers (a cluster: every master, and it reports `cluster_state:ok`). */
   ping(): Promise<void>;
@@ -105,7 +105,8 @@ export async function openRedis(target: RedisTarget, onError: (error: Error) => 
     connect: (node) => {
       // The node's address as the slot map has it, natMap applied.
       if (!node) throw new Error("a cluster connection needs its node");
-      const redis = new Redis({ ...nodeOptions, host: node.host, port: node.port });
+      // No ready check (INFO): a subscriber connection may be in subscribed mode by then.
+      const redis = new Redis({ ...nodeOptions, host: node.host, port: node.port, enableReadyCheck: false });
       redis.on("error", onError);
       return redis;
     },
