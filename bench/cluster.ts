@@ -11,6 +11,7 @@ import { startOwnRedis } from "../test/helpers/redis-server.ts";
 import { createPublisher, sendPaced } from "./lib/publisher.ts";
 import { processCpuSeconds, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
 import { DEV_APP, startTarget } from "./lib/targets.ts";
+import { wholeNumber } from "./lib/report.ts";
 import { openSubscriber, type Subscriber } from "./lib/ws-subscriber.ts";
 
 export interface ClusterScenario {
@@ -157,7 +158,7 @@ export async function runClusterScenario(scenario: ClusterScenario, options: { r
 }
 
 export function formatClusterPhase(p: ClusterPhase): string {
-  const n = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
+  const n = wholeNumber;
   const shares = p.shares.map((s) => `${s.node} ${(s.share * 100).toFixed(0)}% (${s.cpuSeconds.toFixed(2)} CPU-s)`).join(", ");
   return (
     `${p.label}: ${n(p.delivered)}/${n(p.expected)} delivered, ${n(p.deliveriesPerServerCpuSecond)} per server CPU-s (${p.serverCpuSeconds.toFixed(1)} CPU-s), ` +

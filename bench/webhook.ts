@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { processCpuSeconds, sum } from "./lib/proc-stats.ts";
 import { DEV_APP, startTarget } from "./lib/targets.ts";
+import { wholeNumber } from "./lib/report.ts";
 
 export interface WebhookScenario {
   readonly name: "webhook";
@@ -141,7 +142,7 @@ export async function runWebhookScenario(scenario: WebhookScenario, options: { r
 }
 
 export function formatWebhookPhase(p: WebhookPhase): string {
-  const n = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
+  const n = wholeNumber;
   return (
     `${p.label}: ${n(p.received)}/${n(p.expected)} notifications to healthy receivers, ${n(p.notificationsPerSecond)}/s, ` +
     `${n(p.notificationsPerCpuSecond)} per server CPU-s (${p.serverCpuSeconds.toFixed(1)} CPU-s), ` +

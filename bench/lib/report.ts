@@ -358,3 +358,6 @@ function cpuText(cpu: CpuFigures): string {
     `redis ${cpu.redisCpuSeconds.toFixed(1)}, other ${cpu.otherCpuSeconds.toFixed(1)}`
   );
 }
+
+/** A figure rounded to a whole number with thousands separators; "–" when there is none. */
+export const wholeNumber = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");

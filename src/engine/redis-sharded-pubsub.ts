@@ -90,7 +90,7 @@ export function createShardedPubSub(
       link.live = false;
       if (link.topics.size > 0) hooks.onBreak([...link.topics]);
       // Gone for good (failed over)? The slot map says where its topics went.
-      cluster.refreshSlotsCache();
+      if (!closed) cluster.refreshSlotsCache();
     });
     redis.on("ready", () => {
       // ioredis re-sent the SSUBSCRIBEs before `ready`: the PING is answered after them.

@@ -194,10 +194,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     entry.n += delta;
     try {
       if (delta > 0) {
-        // Counted, then listed (two slots on a cluster): a prune between them lists it again (`prune`).
+        // Counted, then listed: a prune between them lists it again (`prune`). One Redis keeps
+        // the order of one connection's commands; on a cluster the listing is on another master.
         const first = entry.n === 1;
-        await publisher.hincrby(key, instanceId, 1);
-        await Promise.all([publisher.sadd(channelIndex(appId, channel), channel), first && publisher.sadd(instanceSubs(instanceId), key)]);
+        const counting = publisher.hincrby(key, instanceId, 1);
+        if (connections.cluster) await counting;
+        await Promise.all([counting, list(appId, channel, first)]);
       } else await runScript(publisher, SUBSCRIBER_REMOVED, [key, instanceId]);
     } catch (error) {
       // A subscribe that failed does not exist; either way Redis may or may not have it now.
@@ -236,10 +238,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     const writes: Promise<unknown>[] = [beat()];
     for (const [key, entry] of counted) {
       const { appId, channel, n } = entry;
-      const write =
-        n > 0
-          ? publisher.hset(key, instanceId, n).then(() => Promise.all([publisher.sadd(channelIndex(appId, channel), channel), publisher.sadd(instanceSubs(instanceId), key)]))
-          : publisher.hdel(key, instanceId);
+      const write = n > 0 ? publisher.hset(key, instanceId, n).then(() => list(appId, channel, true)) : publisher.hdel(key, instanceId);
       writes.push(
         write.then(() => {
           if (n === 0 && entry.n === 0 && counted.get(key) === entry) counted.delete(key);
@@ -271,6 +270,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     }
   }
 
+  /**
+   * Lists a counted channel in the app's channel index and, with `mine`, its `subs` hash among
+   * those this instance has a field in (what `uncountAll` deletes when it is reaped).
+   */
+  function list(appId: string, channel: string, mine: boolean): Promise<unknown> {
+    const listed = publisher.sadd(channelIndex(appId, channel), channel);
+    return mine ? Promise.all([listed, publisher.sadd(instanceSubs(instanceId), subsKey(appId, channel))]) : listed;
+  }
+
   /** Deletes an instance's fields from every `subs` hash it had one in (it died, or is closing). */
   async function uncountAll(id: string) {
     const keys = await publisher.smembers(instanceSubs(id));
@@ -279,21 +287,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   }
 
   /**
-   * The instance set as it is now (id → last heartbeat), for `countOf`: read once for every
-   * channel a listing counts.
+   * Sums a channel's per-instance counters over the live instances (`live`: read once by a
+   * caller counting many channels). Fields of dead instances are not counted; whoever reaps an
+   * instance deletes them (`uncountAll`).
    */
-  async function instanceBeats(): Promise<string[]> {
-    return publisher.zrange(instancesKey, 0, -1, "WITHSCORES");
-  }
-
-  /**
-   * Sums a channel's per-instance counters, pruning fields of dead instances, in one step on the
-   * channel's slot. The instance set lives in another slot: its snapshot goes along. Fields of
-   * dead instances are not counted; they are deleted by whoever reaps the instance (`uncountAll`).
-   */
-  async function countOf(appId: string, channel: string, beats?: string[]): Promise<number> {
-    const snapshot = beats ?? (await instanceBeats());
-    return Number(await runScript(publisher, SUBSCRIBERS_COUNTED, [subsKey(appId, channel), now() - instanceTtlMs, ...snapshot]));
+  async function countOf(appId: string, channel: string, live?: Set<string>): Promise<number> {
+    const [fields, alive] = await Promise.all([publisher.hgetall(subsKey(appId, channel)), live ?? liveInstances()]);
+    let count = 0;
+    for (const [instance, n] of Object.entries(fields)) if (alive.has(instance)) count += Math.max(0, Number(n) || 0);
+    return count;
   }
 
   /**
@@ -302,9 +304,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
    * own SADD, which comes after the SREM.
    */
   async function prune(appId: string, channel: string): Promise<void> {
+    const subs = subsKey(appId, channel);
+    if ((await publisher.hlen(subs)) > 0) return; // a dead instance's field, not yet reaped
     const index = channelIndex(appId, channel);
     await publisher.srem(index, channel);
-    if ((await publisher.hlen(subsKey(appId, channel))) > 0) await publisher.sadd(index, channel);
+    if ((await publisher.hlen(subs)) > 0) await publisher.sadd(index, channel);
   }
 
   return withUnavailable({
@@ -391,13 +395,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         } while (cursor !== "0");
       }
       const sorted = [...names].sort();
-      const beats = await instanceBeats();
+      const live = await liveInstances();
       const result: ChannelCounts[] = [];
       for (const name of sorted) {
         if (result.length >= first) break;
-        const subscriptionCount = await countOf(appId, name, beats);
+        const subscriptionCount = await countOf(appId, name, live);
         if (subscriptionCount > 0) result.push({ name, subscriptionCount });
-        else if ((await publisher.hlen(subsKey(appId, name))) === 0) await prune(appId, name);
+        else await prune(appId, name);
       }
       return result;
     },
@@ -456,27 +460,6 @@ function withUnavailable<T extends object>(target: T): T {
   }
   return wrapped as T;
 }
-
-/**
- * KEYS: the channel's `subs` hash; ARGV: the oldest heartbeat (ms) of a live instance, then the
- * instance set as id, heartbeat pairs. Sums the live instances' counts.
- */
-const SUBSCRIBERS_COUNTED = luaScript(
-  1,
-  `
-local beats = {}
-for i = 2, #ARGV, 2 do beats[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local fields = redis.call('HGETALL', KEYS[1])
-local count = 0
-for i = 1, #fields, 2 do
-  local beat = beats[fields[i]]
-  if beat ~= nil and beat >= tonumber(ARGV[1]) then
-    count = count + math.max(0, tonumber(fields[i + 1]) or 0)
-  end
-end
-return count
-`,
-);
 
 /**
  * KEYS: the channel's `subs` hash; ARGV: instance id. Uncounts one subscription and drops the
