@@ -17,18 +17,27 @@ import {
   type QueueResult,
   type RestJob,
   type RestResult,
+  type SubscriberProtocol,
 } from "./lib/jobs.ts";
 import { createSamples, type Samples } from "./lib/percentiles.ts";
 import { machineBusySeconds, processCpuSeconds, processCpuTimes, processRssKb, redisCpuSeconds, sum } from "./lib/proc-stats.ts";
 import { createPublisher, sendClosedLoop, sendPaced, type Publisher } from "./lib/publisher.ts";
-import { openSubscriber, type DeliverySink, type Subscriber } from "./lib/ws-subscriber.ts";
+import { openSubscriber, type DeliverySink, type Subscriber, type SubscriberOptions } from "./lib/ws-subscriber.ts";
 import { openPusherSubscriber } from "./lib/pusher-subscriber.ts";
+import { openCentrifugeSubscriber } from "./lib/centrifuge-subscriber.ts";
 
 const MAX_NOTES = 8;
 const MAX_LATENCY_SAMPLES = 5_000_000;
 /** Publish requests in flight at once; past it the publisher waits (see `sendPaced`). */
 const MAX_PUBLISHES_IN_FLIGHT = 64;
 const PROBE_INTERVAL_MS = 50;
+
+/** The subscriber of each protocol a fan-out job can speak. */
+const OPEN_SUBSCRIBER: Record<SubscriberProtocol, (options: SubscriberOptions) => Subscriber> = {
+  "graphql-ws": openSubscriber,
+  pusher: openPusherSubscriber,
+  centrifuge: openCentrifugeSubscriber,
+};
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -127,8 +136,7 @@ async function runFanout(job: FanoutJob): Promise<FanoutResult> {
   const connect = async (i: number) => {
     // Deal channels round-robin, and each channel's subscribers over every instance.
     const url = job.wsUrls[Math.floor(i / job.channels) % job.wsUrls.length]!;
-    const open = job.protocol === "pusher" ? openPusherSubscriber : openSubscriber;
-    const subscriber = open({ url, appKey: job.appKey, channel: channelNames[i % job.channels]!, ready: job.ready, sink });
+    const subscriber = OPEN_SUBSCRIBER[job.protocol]({ url, appKey: job.appKey, channel: channelNames[i % job.channels]!, ready: job.ready, sink });
     subscribers.push(subscriber);
     try {
       connectTimes.add(await beforeDeadline(subscriber.live, connectDeadline));

@@ -7,7 +7,7 @@
 export type PublishPath =
   /** The GraphQL `publish` mutation over HTTP (Herald and the peer server). */
   | { readonly kind: "graphql"; readonly url: string; readonly secret: string }
-  /** The limit server's `POST /publish {channels, data}`. */
+  /** `POST /publish {channels, event, data}`: the limit server's, which the Centrifuge server takes too. */
   | { readonly kind: "limit"; readonly url: string }
   /** Pusher's signed `POST /apps/:appId/events` (Herald's Pusher route and the bare handler). */
   | PusherPublishPath
@@ -25,19 +25,25 @@ export interface PusherPublishPath {
 /**
  * How the generator knows a subscription is live:
  * - `subscribed-event`: the server sends a first `next` with `kind: SUBSCRIBED` once its broker
- *   confirmed the subscription (Herald, and the limit server does the same);
+ *   confirmed the subscription (Herald, and the limit server does the same; for Centrifuge, its
+ *   reply to the subscribe command);
  * - `probe`: no such signal (the peer), so probe messages are published until every subscriber
  *   has received one.
  */
 export type ReadySignal = "subscribed-event" | "probe";
 
+/**
+ * What a fan-out job's subscribers speak: graphql-ws (`lib/ws-subscriber.ts`), Herald's Pusher
+ * protocol (`lib/pusher-subscriber.ts`) or Centrifuge's JSON protocol (`lib/centrifuge-subscriber.ts`).
+ */
+export type SubscriberProtocol = "graphql-ws" | "pusher" | "centrifuge";
+
 /** N subscribers over C channels, then M messages at rate R (M = 0: memory only). */
 export interface FanoutJob {
   readonly kind: "fanout";
-  /** graphql-ws endpoints; subscribers are dealt round-robin over them (one per instance). */
+  /** WebSocket endpoints; subscribers are dealt round-robin over them (one per instance). */
   readonly wsUrls: readonly string[];
-  /** What the subscribers speak: graphql-ws, or (Herald's `/app/:key`) the Pusher protocol. */
-  readonly protocol: "graphql-ws" | "pusher";
+  readonly protocol: SubscriberProtocol;
   readonly appKey: string;
   /** Publishes go to the first instance only. */
   readonly publish: PublishPath;

@@ -72,6 +72,12 @@ export interface BenchSocketOptions {
   sink: DeliverySink;
   /** How `seq` and `t` appear in a benchmark message's raw frame (escaped inside a JSON string for Pusher). */
   keys: { seq: Buffer; t: Buffer };
+  /**
+   * A frame may hold several messages (Centrifuge writes what is queued for a socket as one frame,
+   * a reply per line): every `seq` in it is a delivery. Each message's `t` comes before its `seq`,
+   * as the publisher writes them. Off, only the first is read (a frame is one message).
+   */
+  severalPerFrame?: boolean;
   onOpen?(control: SubscriberControl): void;
   /** Every frame that is not a benchmark message once live. */
   onControl(data: Buffer, control: SubscriberControl): void;
@@ -81,7 +87,7 @@ export interface BenchSocketOptions {
  * The socket side every protocol's bench subscriber shares: the live and closed promises, slow
  * reading, and benchmark messages read from the raw frame without `JSON.parse`.
  */
-export function openBenchSocket({ url, protocol, channel, sink, keys, onOpen, onControl }: BenchSocketOptions): Subscriber {
+export function openBenchSocket({ url, protocol, channel, sink, keys, severalPerFrame = false, onOpen, onControl }: BenchSocketOptions): Subscriber {
   const startedAt = performance.now();
   let isLive = false;
   let closedByUs = false;
@@ -136,11 +142,16 @@ export function openBenchSocket({ url, protocol, channel, sink, keys, onOpen, on
   socket.on("message", (data: Buffer) => {
     if (slow) return;
     if (isLive) {
-      const seqAt = data.indexOf(keys.seq);
+      let seqAt = data.indexOf(keys.seq);
       if (seqAt !== -1) {
         const receivedAt = performance.now();
-        const tAt = data.indexOf(keys.t);
-        sink.delivered(subscriber, readNumber(data, seqAt + keys.seq.length), readNumber(data, tAt + keys.t.length), receivedAt);
+        let from = 0;
+        do {
+          const tAt = data.indexOf(keys.t, from);
+          from = seqAt + keys.seq.length;
+          sink.delivered(subscriber, readNumber(data, from), readNumber(data, tAt + keys.t.length), receivedAt);
+          seqAt = severalPerFrame ? data.indexOf(keys.seq, from) : -1;
+        } while (seqAt !== -1);
         return;
       }
     }
@@ -156,7 +167,8 @@ export function openBenchSocket({ url, protocol, channel, sink, keys, onOpen, on
   return subscriber;
 }
 
-const GRAPHQL_WS_KEYS = { seq: Buffer.from('"seq":'), t: Buffer.from('"t":') };
+/** `seq` and `t` of a message whose data is plain JSON in the frame (graphql-ws, Centrifuge). */
+export const JSON_DATA_KEYS = { seq: Buffer.from('"seq":'), t: Buffer.from('"t":') };
 
 export function openSubscriber({ url, appKey, channel, ready, sink }: SubscriberOptions): Subscriber {
   // A random id per subscription, as graphql-ws's own client does (no shared-id shortcut).
@@ -166,7 +178,7 @@ export function openSubscriber({ url, appKey, channel, ready, sink }: Subscriber
     protocol: "graphql-transport-ws",
     channel,
     sink,
-    keys: GRAPHQL_WS_KEYS,
+    keys: JSON_DATA_KEYS,
     onOpen: ({ send }) => send({ type: MessageType.ConnectionInit, payload: { key: appKey } }),
     onControl(data, { send, becomeLive, fail, isLive }) {
       let message: { type?: string; id?: string; payload?: any };
