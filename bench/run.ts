@@ -31,7 +31,7 @@ import {
 } from "./lib/report.ts";
 import { chartCaption, headlineChart } from "./lib/chart.ts";
 import { offeredDeliveryRate, scenarios, type FanoutScenario, type QueueScenario, type RestScenario, type Scenario } from "./lib/scenarios.ts";
-import { DEV_APP, startTarget, TARGET_LABELS, type RunningTarget, type TargetName } from "./lib/targets.ts";
+import { buildCentrifuge, DEV_APP, startTarget, TARGET_LABELS, webSocketUrls, type RunningTarget, type TargetName } from "./lib/targets.ts";
 import { formatWebhookPhase, runWebhookScenario, webhookScenario, type WebhookScenario } from "./webhook.ts";
 import { clusterScenario, formatClusterPhase, runClusterScenario, type ClusterScenario } from "./cluster.ts";
 
@@ -54,7 +54,7 @@ const FD_HEADROOM = 500;
 
 interface Options {
   quick: boolean;
-  /** Some scenarios or servers left out by `--scenario` / `--target`. */
+  /** Some scenarios or servers left out by `--scenario` / `--target`, or Centrifuge could not be built. */
   partial: boolean;
   scenarios: Scenario[];
   /** The outbound-webhook scenario (bench/webhook.ts), when selected. */
@@ -119,6 +119,21 @@ function parseOptions(): Options {
   };
 }
 
+/**
+ * Builds the Centrifuge server (Go); without Go, or when the build fails, says so and runs every
+ * scenario without it (a run without it is partial: it replaces none of the quoted figures).
+ */
+function skipCentrifugeUnlessBuilt(options: Options) {
+  console.log("Building the Centrifuge server (go build ./bench/centrifuge)");
+  const problem = buildCentrifuge();
+  if (problem === undefined) return;
+  console.log(`  ! no Centrifuge in this run: ${problem.split("\n").join("\n    ")}\n    (see bench/README.md, "Centrifuge", for the packages it needs)`);
+  options.partial = true;
+  options.scenarios = options.scenarios
+    .map((s) => ({ ...s, targets: s.targets.filter((t) => t !== "centrifuge") }))
+    .filter((s) => s.targets.length > 0);
+}
+
 /** Both the generator and each server hold one descriptor per connection. */
 function checkFileDescriptorLimit(selected: Scenario[]) {
   const needed = Math.max(...selected.map((s) => (s.kind === "fanout" ? s.subscribers : s.kind === "rest" ? s.concurrency : s.consumers))) + FD_HEADROOM;
@@ -140,8 +155,8 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
     kind: "fanout",
     // Pusher scenarios: Herald's subscribers speak the Pusher protocol; the limit's stay on graphql-ws.
     ...(scenario.pusherWs && target.name === "herald"
-      ? { protocol: "pusher" as const, wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/app/${DEV_APP.key}?protocol=7`) }
-      : { protocol: "graphql-ws" as const, wsUrls: target.urls.map((url) => `${url.replace(/^http/, "ws")}/graphql`) }),
+      ? { protocol: "pusher" as const, wsUrls: webSocketUrls(target.urls, `/app/${DEV_APP.key}?protocol=7`) }
+      : target.subscribers),
     appKey: DEV_APP.key,
     publish: publishPathOf(scenario, target, target.publish),
     ready: target.ready,
@@ -242,6 +257,7 @@ async function runScenario(scenario: Scenario, options: Options, runPrefix: stri
         subscribers,
         nodeArgs: options.nodeArgs,
         heraldEnv: scenario.heraldEnv,
+        engine: scenario.kind === "fanout" ? scenario.engine : undefined,
       }),
     ),
   );
@@ -423,6 +439,7 @@ async function main() {
   if (options.scenarios.length > 0) checkFileDescriptorLimit(options.scenarios);
   console.log("Building (npm run build): servers run compiled, as `npm start` runs Herald");
   execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+  if (options.scenarios.some((s) => s.targets.includes("centrifuge"))) skipCentrifugeUnlessBuilt(options);
 
   try {
     await redis.connect();

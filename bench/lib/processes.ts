@@ -40,10 +40,24 @@ const EXIT_WITH_RUNNER = ["--import", compiled("bench/lib/exit-with-runner.ts")]
  * sends the server SIGTERM. `nodeArgs` go before the script (e.g. `--cpu-prof`).
  */
 export function startScript(name: string, script: string, env: Record<string, string>, nodeArgs: readonly string[] = []): ManagedProcess {
-  const child = spawn(process.execPath, [...EXIT_WITH_RUNNER, ...nodeArgs, compiled(script)], {
+  return startServer(name, process.execPath, [...EXIT_WITH_RUNNER, ...nodeArgs, compiled(script)], env, "ipc");
+}
+
+/**
+ * Starts an executable (the Go servers) with its stdin a pipe from the runner and
+ * `BENCH_EXIT_ON_STDIN_EOF=1`: the pipe closes when the runner dies, and the server then exits,
+ * as the node servers do when their IPC channel closes.
+ */
+export function startBinary(name: string, path: string, env: Record<string, string>): ManagedProcess {
+  return startServer(name, path, [], { ...env, BENCH_EXIT_ON_STDIN_EOF: "1" }, "stdin");
+}
+
+/** A server process in the repo root, on the runner's environment plus `env`, told of the runner's death through `link`. */
+function startServer(name: string, file: string, args: readonly string[], env: Record<string, string>, link: "ipc" | "stdin"): ManagedProcess {
+  const child = spawn(file, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    stdio: link === "ipc" ? ["ignore", "pipe", "pipe", "ipc"] : ["pipe", "pipe", "pipe"],
   });
   return manage(name, child);
 }

@@ -38,6 +38,11 @@ export interface FanoutScenario {
   readonly partOf?: string;
   /** Herald's subscribers use the Pusher protocol at `/app/:key` (the limit's stay on graphql-ws). */
   readonly pusherWs?: boolean;
+  /**
+   * `memory`: Herald and Centrifuge run their in-memory engine, without Redis (Herald without
+   * `REDIS_URL`); only they can. Default: Redis.
+   */
+  readonly engine?: "memory";
 }
 
 export interface RestScenario {
@@ -84,6 +89,10 @@ export interface QueueScenario {
 export type Scenario = FanoutScenario | RestScenario | QueueScenario;
 
 const FANOUT_TARGETS: readonly TargetName[] = ["herald", "limit", "peer"];
+/** Issue 21's scenarios: Centrifuge too. */
+const PEER_TARGETS: readonly TargetName[] = [...FANOUT_TARGETS, "centrifuge"];
+/** The memory-engine scenarios: the two servers that have one. */
+const MEMORY_TARGETS: readonly TargetName[] = ["herald", "centrifuge"];
 const REST_TARGETS: readonly TargetName[] = ["herald", "rest-baseline"];
 
 export function scenarios(quick: boolean): Scenario[] {
@@ -97,13 +106,36 @@ export function scenarios(quick: boolean): Scenario[] {
     messages: size(300, 20),
     publishRate: size(50, 20),
   };
+  /** spread's load: 200 channels of 10, each publish naming 10 of them. */
+  const spreadLoad = {
+    instances: 1,
+    subscribers: size(2_000, 200),
+    channels: size(200, 20),
+    channelsPerPublish: 10,
+    messages: size(6_000, 40),
+    publishRate: size(1_000, 40),
+  };
+  /** spread-single's load (issue 21's): 200 channels of 10, each publish naming one. */
+  const spreadSingleLoad = { ...spreadLoad, channelsPerPublish: 1, messages: size(10_000, 100), publishRate: size(500, 50) };
+  /** idle's shape: one subscription per connection, no publishes. */
+  const idleLoad = { instances: 1, subscribers: size(5_000, 500), channels: size(100, 10), channelsPerPublish: 1, messages: 0, publishRate: 0 };
+  const onMemory = "; Herald and Centrifuge on their memory engine, no Redis";
   return [
     {
       kind: "fanout",
       name: "broadcast",
       focus: "throughput",
       description: "one channel, every subscriber gets every message",
-      targets: FANOUT_TARGETS,
+      targets: PEER_TARGETS,
+      ...broadcastLoad,
+    },
+    {
+      kind: "fanout",
+      name: "broadcast-memory",
+      focus: "throughput",
+      description: `broadcast${onMemory}`,
+      targets: MEMORY_TARGETS,
+      engine: "memory",
       ...broadcastLoad,
     },
     {
@@ -111,33 +143,58 @@ export function scenarios(quick: boolean): Scenario[] {
       name: "spread",
       focus: "throughput",
       description: "channels of 10 subscribers each; every publish names 10 channels",
-      targets: FANOUT_TARGETS,
-      instances: 1,
-      subscribers: size(2_000, 200),
-      channels: size(200, 20),
-      channelsPerPublish: 10,
-      messages: size(6_000, 40),
-      publishRate: size(1_000, 40),
+      targets: PEER_TARGETS,
+      ...spreadLoad,
+    },
+    {
+      kind: "fanout",
+      name: "spread-memory",
+      focus: "throughput",
+      description: `spread${onMemory}`,
+      targets: MEMORY_TARGETS,
+      engine: "memory",
+      ...spreadLoad,
+    },
+    {
+      kind: "fanout",
+      name: "spread-single",
+      focus: "throughput",
+      description: "channels of 10 subscribers each; every publish names one channel (issue 21's shape)",
+      targets: ["herald", "limit", "centrifuge"],
+      ...spreadSingleLoad,
+    },
+    {
+      kind: "fanout",
+      name: "spread-single-memory",
+      focus: "throughput",
+      description: `spread-single${onMemory}`,
+      targets: MEMORY_TARGETS,
+      engine: "memory",
+      ...spreadSingleLoad,
     },
     {
       kind: "fanout",
       name: "idle",
       focus: "memory",
       description: "one subscription per connection, no traffic: memory and connect time",
-      targets: FANOUT_TARGETS,
-      instances: 1,
-      subscribers: size(5_000, 500),
-      channels: size(100, 10),
-      channelsPerPublish: 1,
-      messages: 0,
-      publishRate: 0,
+      targets: PEER_TARGETS,
+      ...idleLoad,
+    },
+    {
+      kind: "fanout",
+      name: "idle-memory",
+      focus: "memory",
+      description: `idle${onMemory}`,
+      targets: MEMORY_TARGETS,
+      engine: "memory",
+      ...idleLoad,
     },
     {
       kind: "fanout",
       name: "latency",
       focus: "latency",
       description: "one channel at a rate no server saturates at: latency",
-      targets: FANOUT_TARGETS,
+      targets: PEER_TARGETS,
       instances: 1,
       subscribers: size(500, 100),
       channels: 1,
@@ -241,12 +298,7 @@ export function scenarios(quick: boolean): Scenario[] {
       focus: "throughput",
       description: "spread with Herald's subscribers on the Pusher protocol, against the limit server's graphql-ws",
       targets: ["herald", "limit"],
-      instances: 1,
-      subscribers: size(2_000, 200),
-      channels: size(200, 20),
-      channelsPerPublish: 10,
-      messages: size(6_000, 40),
-      publishRate: size(1_000, 40),
+      ...spreadLoad,
       pusherWs: true,
     },
     {
