@@ -2,7 +2,7 @@ import type { HeadlineRatio } from "./report.ts";
 
 /**
  * The headline figures of a run as an SVG bar chart, next to its JSON and table: for each
- * scenario, how many times better Herald is than the limit (or bare handler) and the peer —
+ * scenario, how many times better Herald is than the limit (or bare handler), the peer and Centrifuge —
  * the ratio for a "higher is better" figure, its inverse for a "lower is better" one — on a log
  * scale around 1× (left of the line: the reference is better).
  */
@@ -12,6 +12,8 @@ const LABEL_WIDTH = 250;
 const ROW_HEIGHT = 22;
 const BAR_HEIGHT = 8;
 const TOP = 46;
+/** A scenario's two lines of text and up to three bars. */
+const SCENARIO_HEIGHT = ROW_HEIGHT * 2;
 const MIN_RATIO = 0.05;
 const MAX_RATIO = 50;
 
@@ -30,7 +32,7 @@ const advantage = (ratio: number | undefined, better: HeadlineRatio["better"]) =
 const format = (value: number) => `${value.toFixed(value >= 10 ? 1 : 2)}×`;
 
 export function headlineChart(ratios: readonly HeadlineRatio[], caption: string): string {
-  const height = TOP + ratios.length * ROW_HEIGHT * 1.5 + 40;
+  const height = TOP + ratios.length * SCENARIO_HEIGHT + 40;
   const one = xOf(1);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
@@ -44,12 +46,13 @@ export function headlineChart(ratios: readonly HeadlineRatio[], caption: string)
     parts.push(`<text x="${x}" y="${height - 16}" text-anchor="middle" fill="#666">${tick}×</text>`);
   }
   ratios.forEach((ratio, i) => {
-    const y = TOP + i * ROW_HEIGHT * 1.5;
+    const y = TOP + i * SCENARIO_HEIGHT;
     parts.push(`<text x="10" y="${y + 12}">${escape(ratio.scenario)}</text>`);
     parts.push(`<text x="10" y="${y + 25}" fill="#666" font-size="10">${escape(ratio.metric)} (${ratio.better} is better)</text>`);
     const bars: [string, number | undefined, string][] = [
       [ratio.reference, advantage(ratio.vsReference, ratio.better), "#2f6fdb"],
       ["peer", advantage(ratio.vsPeer, ratio.better), "#e08a1e"],
+      ["Centrifuge", advantage(ratio.vsCentrifuge, ratio.better), "#2a9d5c"],
     ];
     bars.forEach(([name, value, color], b) => {
       if (value === undefined) return;

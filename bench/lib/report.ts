@@ -147,7 +147,7 @@ function ratioOf(scenarioRun: ScenarioRun, reference: TargetName, metric: Metric
   return herald === undefined || other === undefined || other === 0 ? undefined : herald / other;
 }
 
-/** A scenario's headline figure as ratios: Herald ÷ the limit (or bare handler), and ÷ the peer. */
+/** A scenario's headline figure as ratios: Herald ÷ the limit (or bare handler), ÷ the peer, ÷ Centrifuge. */
 export interface HeadlineRatio {
   readonly scenario: string;
   readonly metric: string;
@@ -155,13 +155,19 @@ export interface HeadlineRatio {
   readonly reference: string;
   readonly vsReference: number | undefined;
   readonly vsPeer: number | undefined;
+  /** Absent in results written before the Centrifuge target existed. */
+  readonly vsCentrifuge?: number | undefined;
 }
 
+/** Herald ÷ `target` when the scenario ran it. */
+const ratioIfRun = (scenarioRun: ScenarioRun, target: TargetName, metric: Metric) =>
+  scenarioRun.scenario.targets.includes(target) ? ratioOf(scenarioRun, target, metric) : undefined;
+
 export function headlineRatios(scenarioRuns: readonly ScenarioRun[]): HeadlineRatio[] {
-  return scenarioRuns.flatMap(({ scenario, ...rest }) => {
+  return scenarioRuns.flatMap((scenarioRun) => {
+    const { scenario } = scenarioRun;
     const metric = metricsOf(scenario).find((m) => m.headline);
     if (!metric || metric.better === "none") return [];
-    const scenarioRun = { scenario, ...rest };
     const reference = referenceOf(scenario);
     return [
       {
@@ -169,8 +175,9 @@ export function headlineRatios(scenarioRuns: readonly ScenarioRun[]): HeadlineRa
         metric: metric.label,
         better: metric.better,
         reference: TARGET_LABELS[reference],
-        vsReference: ratioOf(scenarioRun, reference, metric),
-        vsPeer: scenario.targets.includes("peer") ? ratioOf(scenarioRun, "peer", metric) : undefined,
+        vsReference: ratioIfRun(scenarioRun, reference, metric),
+        vsPeer: ratioIfRun(scenarioRun, "peer", metric),
+        vsCentrifuge: ratioIfRun(scenarioRun, "centrifuge", metric),
       },
     ];
   });
@@ -181,17 +188,17 @@ export function buildRows(scenarioRuns: readonly ScenarioRun[]): Row[] {
   for (const scenarioRun of scenarioRuns) {
     const { scenario } = scenarioRun;
     const runOf = (target: TargetName) => scenarioRun.runs.find((r) => r.target === target);
-    const reference = referenceOf(scenario);
+    // The columns after Herald's: its reference (limit, bare handler), the peer, Centrifuge; blank where the scenario did not run one.
+    const others = [referenceOf(scenario), "peer", "centrifuge"] as const;
     for (const metric of metricsOf(scenario)) {
-      const targets: (TargetName | undefined)[] = ["herald", reference, scenario.targets.includes("peer") ? "peer" : undefined];
       rows.push({
         scenario: scenario.name,
         metric: `${metric.headline ? "★ " : ""}${metric.label}${BETTER_ARROWS[metric.better]}`,
         headline: metric.headline ?? false,
         cells: [
-          ...targets.map((t) => (t ? cellOf(runOf(t), metric) : "")),
-          formatRatio(ratioOf(scenarioRun, reference, metric)),
-          targets[2] ? formatRatio(ratioOf(scenarioRun, "peer", metric)) : "",
+          cellOf(runOf("herald"), metric),
+          ...others.map((t) => (scenario.targets.includes(t) ? cellOf(runOf(t), metric) : "")),
+          ...others.map((t) => (scenario.targets.includes(t) ? formatRatio(ratioOf(scenarioRun, t, metric)) : "")),
         ],
       });
     }
@@ -199,7 +206,7 @@ export function buildRows(scenarioRuns: readonly ScenarioRun[]): Row[] {
   return rows;
 }
 
-const HEADER = ["scenario", "metric", "Herald", "limit", "peer", "Herald÷limit", "Herald÷peer"];
+const HEADER = ["scenario", "metric", "Herald", "limit", "peer", "Centrifuge", "Herald÷limit", "Herald÷peer", "Herald÷Centrifuge"];
 
 export function textTable(rows: readonly Row[]): string {
   const lines = [HEADER, ...rows.map((r) => [r.scenario, r.metric, ...r.cells])];
@@ -235,17 +242,23 @@ export interface TargetCheck {
   readonly actual: string;
 }
 
+const PER_CPU_SECOND = deliveryMetrics("throughput")[0]!;
+const P99 = deliveryMetrics("latency").find((m) => m.label === "latency p99 ms")!;
+
+/** Herald ÷ `reference` in the scenario `name` of the run, if both ran. */
+function ratioIn(scenarioRuns: readonly ScenarioRun[], name: string, metric: Metric, reference: TargetName): number | undefined {
+  const run = scenarioRuns.find((s) => s.scenario.name === name);
+  return run ? ratioOf(run, reference, metric) : undefined;
+}
+
+const atLeast = (value: number | undefined, goal: number): Omit<TargetCheck, "goal"> =>
+  value === undefined ? { met: undefined, actual: "–" } : { met: value >= goal, actual: `${value.toFixed(2)}×` };
+
 export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[] {
   const find = (name: string) => scenarioRuns.find((s) => s.scenario.name === name);
   const resultOf = (name: string, target: TargetName) => find(name)?.runs.find((r) => r.target === target)?.result;
-  const ratio = (name: string, metric: Metric, reference: TargetName) => {
-    const run = find(name);
-    return run ? ratioOf(run, reference, metric) : undefined;
-  };
-  const atLeast = (value: number | undefined, goal: number, unit = "×"): Omit<TargetCheck, "goal"> =>
-    value === undefined ? { met: undefined, actual: "–" } : { met: value >= goal, actual: `${value.toFixed(2)}${unit}` };
+  const ratio = (name: string, metric: Metric, reference: TargetName) => ratioIn(scenarioRuns, name, metric, reference);
 
-  const PER_CPU_SECOND = deliveryMetrics("throughput")[0]!;
   const deliveryOf = (name: string, target: TargetName) => {
     const result = resultOf(name, target);
     return result && delivery(result);
@@ -270,6 +283,35 @@ export function checkTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[
 }
 
 /**
+ * Issue 21's targets against Centrifuge in the same run: per server CPU-second at least as many
+ * deliveries as Centrifuge in spread and spread-single on either engine, a broadcast p99 no
+ * higher than its, and at most half its memory per idle connection.
+ */
+export function checkCentrifugeTargets(scenarioRuns: readonly ScenarioRun[]): TargetCheck[] {
+  const find = (name: string) => scenarioRuns.find((s) => s.scenario.name === name);
+  /** Herald's and Centrifuge's figures and their ratio, against a ceiling on the ratio. */
+  const atMost = (name: string, metric: Metric, goal: number, unit: string): Omit<TargetCheck, "goal"> => {
+    const run = find(name);
+    const ratio = run && ratioOf(run, "centrifuge", metric);
+    if (!run || ratio === undefined) return { met: undefined, actual: "–" };
+    const value = (target: TargetName) => {
+      const result = run.runs.find((r) => r.target === target)?.result;
+      return formatNumber(result && metric.value(result));
+    };
+    return { met: ratio <= goal, actual: `${value("herald")} ${unit} vs ${value("centrifuge")} ${unit} (${ratio.toFixed(2)}×)` };
+  };
+  const perCpuSecond = ["spread", "spread-memory", "spread-single", "spread-single-memory"].map((name) => ({
+    goal: `${name}: deliveries per server CPU-second ≥ 1.0 × Centrifuge`,
+    ...atLeast(ratioIn(scenarioRuns, name, PER_CPU_SECOND, "centrifuge"), 1),
+  }));
+  return [
+    ...perCpuSecond,
+    { goal: "broadcast: latency p99 ≤ Centrifuge's", ...atMost("broadcast", P99, 1, "ms") },
+    { goal: "idle: RSS per connection ≤ 0.5 × Centrifuge's", ...atMost("idle", IDLE_METRICS[0]!, 0.5, "KB") },
+  ];
+}
+
+/**
  * The p99 target holds at 100k deliveries/s offered; smaller (quick) runs cannot tell. The limit
  * server's figures of the same run go alongside: on a machine where it cannot hold 50 ms at that
  * rate either, the target is out of any server's reach there.
@@ -284,10 +326,11 @@ function broadcastLatencyCheck(scenario: Scenario | undefined, figures: FanoutRe
   return { goal, met: figures.latencyMs.p99 <= 50 && figures.lost === 0, actual };
 }
 
-export function formatChecks(checks: readonly TargetCheck[], markdown: boolean): string {
+/** The checks as lines (text) or a table (Markdown) headed `target (issue N)`. */
+export function formatChecks(checks: readonly TargetCheck[], markdown: boolean, issue = 6): string {
   const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "✓" : "✗");
   if (markdown) {
-    return ["| target (issue 6) | this run | met |", "|---|---|:---:|", ...checks.map((c) => `| ${c.goal} | ${c.actual} | ${mark(c.met)} |`)].join("\n");
+    return [`| target (issue ${issue}) | this run | met |`, "|---|---|:---:|", ...checks.map((c) => `| ${c.goal} | ${c.actual} | ${mark(c.met)} |`)].join("\n");
   }
   return checks.map((c) => `  ${mark(c.met)} ${c.goal}: ${c.actual}`).join("\n");
 }
