@@ -128,11 +128,15 @@ function skipCentrifugeUnlessBuilt(options: Options) {
   console.log("Building the Centrifuge server (go build ./bench/centrifuge)");
   const problem = buildCentrifuge();
   if (problem === undefined) return;
-  console.log(`  ! no Centrifuge in this run: ${problem.split("\n").join("\n    ")}\n    (see bench/README.md, "Centrifuge", for the packages it needs)`);
+  console.log(`  ! no Centrifuge in this run: ${problem.split("\n").join("\n    ")}\n    (bench/README.md, "Centrifuge (issue 21)", lists the packages it needs)`);
   options.partial = true;
   options.scenarios = options.scenarios
     .map((s) => ({ ...s, targets: s.targets.filter((t) => t !== "centrifuge") }))
     .filter((s) => s.targets.length > 0);
+  if (options.scenarios.length === 0 && !options.webhook && !options.cluster) {
+    console.error("bench: nothing left to run without Centrifuge");
+    process.exit(1);
+  }
 }
 
 /** Both the generator and each server hold one descriptor per connection. */
