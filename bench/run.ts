@@ -187,7 +187,7 @@ function fanoutJob(scenario: FanoutScenario, target: RunningTarget, options: Opt
 function restJob(scenario: RestScenario, target: RunningTarget, options: Options): RestJob {
   return {
     kind: "rest",
-    publish: publishPathOf(scenario, target, target.pusher),
+    publish: restPathOf(scenario, target),
     serverPids: target.pids,
     channel: `bench-${scenario.name}`,
     concurrency: scenario.concurrency,
@@ -236,6 +236,11 @@ async function runGenerator(job: LoadJob, options: Options): Promise<LoadResult>
 /** The path a target publishes through in `scenario`: Herald's GRIP route where the scenario says so. */
 function publishPathOf(scenario: Scenario, target: RunningTarget, usual: PublishPath): PublishPath {
   return scenario.heraldPublish === "grip" && target.name === "herald" ? target.grip : usual;
+}
+
+/** The route a REST scenario's closed loop posts to: a Pusher route, or (`route: publish`) the fan-out publish path. */
+function restPathOf(scenario: RestScenario, target: RunningTarget): PublishPath {
+  return publishPathOf(scenario, target, scenario.route === "publish" ? target.publish : target.pusher);
 }
 
 /** Herald's REST route may not exist yet: one request tells. */
@@ -353,7 +358,7 @@ async function runTarget(scenario: Scenario, target: RunningTarget, options: Opt
   if (scenario.kind === "fanout") return { result: await runGenerator(fanoutJob(scenario, target, options), options) };
   if (scenario.kind === "queue") return { result: await runGenerator(queueJob(scenario, target, options), options) };
   if (target.name === "herald") {
-    const unavailable = await restRouteProblem(publishPathOf(scenario, target, target.pusher));
+    const unavailable = await restRouteProblem(restPathOf(scenario, target));
     if (unavailable) return { unavailable };
   }
   return { result: await runGenerator(restJob(scenario, target, options), options) };

@@ -66,6 +66,11 @@ export interface RestScenario {
   readonly reference?: TargetName;
   /** `--scenario <partOf>` runs this one too (a scenario measured in two parts). */
   readonly partOf?: string;
+  /**
+   * `publish`: every target publishes through its fan-out publish path (Herald's GraphQL
+   * `publish` mutation, the limit's and Centrifuge's `POST /publish`) instead of a Pusher route.
+   */
+  readonly route?: "publish";
 }
 
 export interface QueueScenario {
@@ -254,6 +259,19 @@ export function scenarios(quick: boolean): Scenario[] {
       durationMs: size(5_000, 1_500),
       rounds: size(5, 1),
       heraldEnv: { HERALD_HISTORY_SIZE: "0" },
+    },
+    {
+      kind: "rest",
+      name: "publish-request",
+      description:
+        "what one publish request costs without subscribers: each server's own publish path (Herald's GraphQL mutation, the limit's and Centrifuge's POST /publish), one request in flight, as the fan-out scenarios' paced publishing mostly has",
+      targets: ["herald", "limit", "centrifuge"],
+      reference: "limit",
+      route: "publish",
+      concurrency: 1,
+      warmupMs: size(1_000, 300),
+      durationMs: size(5_000, 1_500),
+      rounds: size(3, 1),
     },
     {
       kind: "fanout",
