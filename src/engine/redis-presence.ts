@@ -122,10 +122,19 @@ export function createRedisPresence(deps: RedisPresenceDeps): RedisPresence {
       const key = presenceKey(appId, channel);
       const field = `${instanceId}|${socketId}`;
       const entry = release(key, field);
+      const depart = () => departed.set(`${key}\0${field}`, { appId, channel, key, field, member: entry?.member ?? { userId, info: null } });
+      // Not sent while the connection is down: ioredis would queue it and send it first thing
+      // after the reconnect, and a Redis that came back without the field (no persistence, an
+      // older copy) would answer "not there", so the user's MEMBER_REMOVED would never go out.
+      // `reassert` finishes it after the reconnect instead, reporting the user if they left.
+      if (redis.status !== "ready") {
+        depart();
+        throw new Error(`Redis is not connected (${redis.status}): the leave is finished on reconnect`);
+      }
       try {
         return (await runScript(redis, LEAVE, [key, field, userId])) === 1;
       } catch (error) {
-        departed.set(`${key}\0${field}`, { appId, channel, key, field, member: entry?.member ?? { userId, info: null } });
+        depart();
         throw error;
       }
     },

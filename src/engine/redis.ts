@@ -101,6 +101,33 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const recover = (keys: Iterable<string>) => {
     if (historySize > 0) for (const key of keys) topics.get(key)?.feed.recover();
   };
+  /**
+   * Whether the subscriber connection is subscribed (one Redis; a cluster's links are per master
+   * and not followed here). `reassert` waits for it: the users it reports as gone are published
+   * without history, so a local subscriber whose connection was not back yet would never see
+   * their MEMBER_REMOVED.
+   */
+  let subscriberLinked = true;
+  const linkWaiters = new Set<() => void>();
+  const linked = () => {
+    subscriberLinked = true;
+    for (const waiter of linkWaiters) waiter();
+  };
+  function whenSubscriberLinked(): Promise<void> {
+    if (subscriberLinked || closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        linkWaiters.delete(done);
+        resolve();
+      };
+      // Not forever: past this the writes go out, and only the reports may be missed.
+      const timer = setTimeout(done, SUBSCRIBER_LINK_WAIT_MS);
+      timer.unref();
+      linkWaiters.add(done);
+    });
+  }
+
   const pubsub: TopicBus =
     publisher instanceof Cluster
       ? createShardedPubSub(publisher, (node) => connections.connect(node), { onBreak: hold, onRestore: recover, onError })
@@ -123,6 +150,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     let breaks = 0;
     subscriber.on("close", () => {
       breaks++;
+      subscriberLinked = false;
       hold(topics.keys());
     });
     subscriber.on("ready", () => {
@@ -132,7 +160,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       // from then on every message published reaches us.
       subscriber.ping().then(
         () => {
-          if (at === breaks) recover(topics.keys());
+          if (at !== breaks) return;
+          linked();
+          recover(topics.keys());
         },
         () => {}, // dropped again: the next `ready` recovers
       );
@@ -245,7 +275,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         }),
       );
     }
-    writes.push(presence.reassert());
+    writes.push(whenSubscriberLinked().then(() => presence.reassert()));
     return Promise.all(writes);
   }
   let publisherDropped = false;
@@ -421,6 +451,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     async close() {
       if (closed) return;
       closed = true;
+      for (const waiter of linkWaiters) waiter();
       clearInterval(heartbeat);
       // Redis unreachable: each write would fail only after its retries; the instance TTL reaps
       // this instance's counts and members instead.
@@ -465,6 +496,9 @@ function withUnavailable<T extends object>(target: T): T {
  * KEYS: the channel's `subs` hash; ARGV: instance id. Uncounts one subscription and drops the
  * instance's field at zero, in one step: a subscribe counted in between keeps its count.
  */
+/** How long a reconnect's `reassert` waits for the subscriber connection to be subscribed again. */
+const SUBSCRIBER_LINK_WAIT_MS = 5_000;
+
 const SUBSCRIBER_REMOVED = luaScript(
   1,
   `
