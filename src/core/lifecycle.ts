@@ -125,6 +125,9 @@ export function createChannelLifecycle({ engine, delayMs, subscriptionCount, emi
   const local = new Map<string, number>();
   /** Channels (`appId\0channel`) whose count check is due; a change meanwhile waits for it. */
   const countChecks = new Map<string, NodeJS.Timeout>();
+  /** Channels whose count check is running, and those of them that changed meanwhile. */
+  const countRunning = new Set<string>();
+  const countChanged = new Set<string>();
   let closed = false;
   const watched = (channel: string) => !channel.startsWith("$");
   const counted = (app: App, channel: string) => wantsSubscriptionCount(app) && channelKind(channel) !== "presence";
@@ -142,22 +145,36 @@ export function createChannelLifecycle({ engine, delayMs, subscriptionCount, emi
   function checkCountLater(app: App, channel: string, afterMs: number) {
     const key = `${app.id}\0${channel}`;
     if (closed || countChecks.has(key)) return;
+    // A change while a check runs waits for it: the check's report decides the next one's time
+    // (scheduling one now would let the next report skip the large interval).
+    if (countRunning.has(key)) return void countChanged.add(key);
     const timer = setTimeout(() => {
       countChecks.delete(key);
-      checkCount(app, channel).catch(onError);
+      countRunning.add(key);
+      const next = (reported: number | undefined) => {
+        countRunning.delete(key);
+        const changed = countChanged.delete(key);
+        const { intervalMs, largeChannel, largeIntervalMs } = subscriptionCount;
+        if (reported !== undefined) checkCountLater(app, channel, reported > largeChannel ? largeIntervalMs : intervalMs);
+        else if (changed) checkCountLater(app, channel, intervalMs);
+      };
+      checkCount(app, channel).then(next, (error: unknown) => {
+        onError(error);
+        next(undefined);
+      });
     }, afterMs);
     timer.unref();
     countChecks.set(key, timer);
   }
 
-  async function checkCount(app: App, channel: string) {
+  /** Reports the channel's count if it changed; the count reported, or undefined. */
+  async function checkCount(app: App, channel: string): Promise<number | undefined> {
     const count = (await engine.channelCounts(app.id, channel)).subscriptionCount;
     const value = count > 0 ? String(count) : null;
-    if ((await engine.webhooks.exchangeValue(app.id, `count:${channel}`, value)) === value) return;
+    if ((await engine.webhooks.exchangeValue(app.id, `count:${channel}`, value)) === value) return undefined;
     if (app.enableSubscriptionCount) await engine.publish(app.id, [subscriptionCountMessage(channel, count)], { history: false });
     emit(app, { name: "subscription_count", channel, subscription_count: count });
-    const { intervalMs, largeChannel, largeIntervalMs } = subscriptionCount;
-    checkCountLater(app, channel, count > largeChannel ? largeIntervalMs : intervalMs);
+    return count;
   }
 
   async function checkChannel(app: App, channel: string) {
