@@ -125,9 +125,8 @@ export function createChannelLifecycle({ engine, delayMs, subscriptionCount, emi
   const local = new Map<string, number>();
   /** Channels (`appId\0channel`) whose count check is due; a change meanwhile waits for it. */
   const countChecks = new Map<string, NodeJS.Timeout>();
-  /** Channels whose count check is running, and those of them that changed meanwhile. */
-  const countRunning = new Set<string>();
-  const countChanged = new Set<string>();
+  /** Channels whose count check is running: whether they changed meanwhile. */
+  const countRunning = new Map<string, boolean>();
   let closed = false;
   const watched = (channel: string) => !channel.startsWith("$");
   const counted = (app: App, channel: string) => wantsSubscriptionCount(app) && channelKind(channel) !== "presence";
@@ -147,13 +146,13 @@ export function createChannelLifecycle({ engine, delayMs, subscriptionCount, emi
     if (closed || countChecks.has(key)) return;
     // A change while a check runs waits for it: the check's report decides the next one's time
     // (scheduling one now would let the next report skip the large interval).
-    if (countRunning.has(key)) return void countChanged.add(key);
+    if (countRunning.has(key)) return void countRunning.set(key, true);
     const timer = setTimeout(() => {
       countChecks.delete(key);
-      countRunning.add(key);
+      countRunning.set(key, false);
       const next = (reported: number | undefined) => {
+        const changed = countRunning.get(key);
         countRunning.delete(key);
-        const changed = countChanged.delete(key);
         const { intervalMs, largeChannel, largeIntervalMs } = subscriptionCount;
         if (reported !== undefined) checkCountLater(app, channel, reported > largeChannel ? largeIntervalMs : intervalMs);
         else if (changed) checkCountLater(app, channel, intervalMs);
